@@ -1,0 +1,18 @@
+//! hull: a runc-compatible OCI container runtime.
+//!
+//! The crate is a library so that the `hull` binary, the integration tests and (later) the
+//! containerd shim share one implementation. Dependencies point one way:
+//! `cli -> container -> process -> {namespaces, cgroups, rootfs, security, hooks, console}
+//! -> {spec, state, sys}`.
+
+pub mod cgroups;
+pub mod console;
+pub mod error;
+pub mod hooks;
+pub mod log;
+pub mod rootfs;
+pub mod security;
+pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod util;

@@ -1,0 +1,3 @@
+//! `hull` entry point.
+
+fn main() {}
