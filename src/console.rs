@@ -27,3 +27,9 @@ pub fn setup(_socket: OwnedFd, _size: Option<(u16, u16)>) -> Result<(), ConsoleE
         libc::ENOSYS,
     )))
 }
+
+impl crate::error::Kind for ConsoleError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Sys
+    }
+}

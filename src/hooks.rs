@@ -15,3 +15,9 @@ pub enum HookError {
 pub fn run(_name: &str, _hooks: &[Hook], _state_json: &[u8]) -> Result<(), HookError> {
     Ok(())
 }
+
+impl crate::error::Kind for HookError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Sys
+    }
+}

@@ -6,10 +6,14 @@
 //! -> {spec, state, sys}`.
 
 pub mod cgroups;
+pub mod cli;
 pub mod console;
+pub mod container;
 pub mod error;
 pub mod hooks;
 pub mod log;
+pub mod namespaces;
+pub mod process;
 pub mod rootfs;
 pub mod security;
 pub mod spec;

@@ -39,7 +39,11 @@ pub trait Manager {
 }
 
 /// The manager for a new container: `cgroups_path` from the spec (None: hull's default).
-pub fn new(_cgroups_path: Option<&str>, _id: &str) -> Result<Box<dyn Manager>, CgroupError> {
+pub fn new(
+    _cgroups_path: Option<&str>,
+    _id: &str,
+    _rootless: bool,
+) -> Result<Box<dyn Manager>, CgroupError> {
     Err(CgroupError::Sys(crate::sys::SysError::from_errno(
         "cgroups::new",
         libc::ENOSYS,
@@ -47,7 +51,7 @@ pub fn new(_cgroups_path: Option<&str>, _id: &str) -> Result<Box<dyn Manager>, C
 }
 
 /// The manager for an existing container, from its record in state.json.
-pub fn from_record(_record: &CgroupRecord) -> Box<dyn Manager> {
+pub fn from_record(_record: &CgroupRecord) -> Result<Box<dyn Manager>, CgroupError> {
     struct Nothing;
     impl Manager for Nothing {
         fn record(&self) -> CgroupRecord {
@@ -84,5 +88,11 @@ pub fn from_record(_record: &CgroupRecord) -> Box<dyn Manager> {
             Ok(())
         }
     }
-    Box::new(Nothing)
+    Ok(Box::new(Nothing))
+}
+
+impl crate::error::Kind for CgroupError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Sys
+    }
 }

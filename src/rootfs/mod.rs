@@ -80,3 +80,9 @@ impl Root {
         )))
     }
 }
+
+impl crate::error::Kind for RootfsError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Sys
+    }
+}

@@ -33,3 +33,9 @@ pub fn apply_process_attrs(
 pub fn drop_privileges(_p: &ProcessConfig, _userns: bool) -> Result<(), SecurityError> {
     Err(nosys("drop privileges"))
 }
+
+impl crate::error::Kind for SecurityError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Sys
+    }
+}

@@ -1,0 +1,118 @@
+//! `delete`: remove a stopped (or, with --force, any) container: kill what is left, remove the
+//! cgroup, run poststop hooks, remove the state directory. It also finishes the job of a
+//! create that crashed, because create records each resource before making it.
+
+use super::{Container, ContainerError};
+use crate::cgroups::{self, Manager};
+use crate::state::{StateError, StateRoot, Status};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use std::os::fd::AsFd;
+
+/// How long to wait for a SIGKILLed init to be gone before giving up.
+const KILL_WAIT_MS: u16 = 10_000;
+
+/// Deletes container `id`.
+pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<(), ContainerError> {
+    let (container, _lock) = match Container::lock(root, id) {
+        Ok(c) => c,
+        Err(ContainerError::State(StateError::NotFound(_))) if force => {
+            // A create killed before it wrote state.json leaves only the directory.
+            let dir = root.container_dir(id)?;
+            let _ = std::fs::remove_dir_all(dir);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let status = container.status();
+    let allowed = status.can_delete() || (status == Status::Creating && !container.init_alive());
+    if !allowed && !force {
+        return Err(ContainerError::BadState {
+            id: id.to_string(),
+            op: "delete",
+            status,
+        });
+    }
+    let cgroup = match &container.state.cgroup {
+        Some(record) => Some(cgroups::from_record(record)?),
+        None => None,
+    };
+    match cgroup {
+        Some(cg) => destroy(&container, cg.as_ref(), true),
+        None => destroy_without_cgroup(&container),
+    }
+}
+
+/// Kills every process of the container, waits for the init to go, removes the cgroup, runs
+/// poststop hooks (warnings only, as the spec says) and removes the state directory.
+pub(crate) fn destroy(
+    c: &Container,
+    cgroup: &dyn Manager,
+    poststop: bool,
+) -> Result<(), ContainerError> {
+    kill_init(c)?;
+    // Processes that ignored SIGTERM, or live outside the container's pid namespace.
+    cgroup.kill_all(Signal::SIGKILL)?;
+    // A frozen process cannot die; thawing an unfrozen cgroup is a no-op.
+    let _ = cgroup.thaw();
+    cgroup.destroy()?;
+    finish(c, poststop)
+}
+
+fn destroy_without_cgroup(c: &Container) -> Result<(), ContainerError> {
+    kill_init(c)?;
+    finish(c, true)
+}
+
+fn finish(c: &Container, poststop: bool) -> Result<(), ContainerError> {
+    if poststop && c.state.pid != 0 {
+        run_poststop(c);
+    }
+    std::fs::remove_dir_all(&c.dir).map_err(|source| {
+        ContainerError::State(StateError::Io {
+            op: "remove state dir",
+            path: c.dir.clone(),
+            source,
+        })
+    })
+}
+
+fn run_poststop(c: &Container) {
+    let state = c.oci_state(Status::Stopped);
+    let json = serde_json::to_string(&state).unwrap_or_default();
+    if let Err(e) = crate::hooks::run("poststop", &c.state.hooks.poststop, json.as_bytes()) {
+        crate::log::warn(&e.to_string());
+    }
+}
+
+/// SIGKILLs the init if it is still the recorded process and waits until it has exited.
+fn kill_init(c: &Container) -> Result<(), ContainerError> {
+    let Some(pidfd) = c.init_pidfd() else {
+        return Ok(());
+    };
+    let pid = c.state.pid;
+    match rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(e) => {
+            return Err(ContainerError::Signal {
+                op: "kill",
+                pid,
+                source: e.into(),
+            });
+        }
+    }
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(KILL_WAIT_MS)) {
+        Ok(n) if n > 0 => Ok(()),
+        Ok(_) => Err(ContainerError::Signal {
+            op: "wait for exit of",
+            pid,
+            source: std::io::Error::from_raw_os_error(libc::ETIMEDOUT),
+        }),
+        Err(e) => Err(ContainerError::Signal {
+            op: "wait for exit of",
+            pid,
+            source: e.into(),
+        }),
+    }
+}

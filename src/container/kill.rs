@@ -1,0 +1,37 @@
+//! `kill`: send a signal to the init, or with --all to every process in the container's cgroup.
+
+use super::{Container, ContainerError};
+use crate::state::{StateRoot, Status};
+use nix::sys::signal::Signal;
+
+/// Sends `signal` (a name or number) to container `id`.
+pub fn kill(root: &StateRoot, id: &str, signal: &str, all: bool) -> Result<(), ContainerError> {
+    let (container, _lock) = Container::lock(root, id)?;
+    let signo =
+        super::signals::parse(signal).ok_or_else(|| ContainerError::BadSignal(signal.into()))?;
+    container.require("kill", Status::can_kill)?;
+    if all {
+        let record = container.state.cgroup.as_ref();
+        if let Some(cg) = record.map(crate::cgroups::from_record).transpose()? {
+            let sig =
+                Signal::try_from(signo).map_err(|_| ContainerError::BadSignal(signal.into()))?;
+            cg.kill_all(sig)?;
+            return Ok(());
+        }
+    }
+    let pid = container.state.pid;
+    let Some(pidfd) = container.init_pidfd() else {
+        return Err(ContainerError::BadState {
+            id: id.into(),
+            op: "kill",
+            status: Status::Stopped,
+        });
+    };
+    // SAFETY: the signal number was checked to be in 1..=64 by signals::parse.
+    let sig = unsafe { rustix::process::Signal::from_raw_unchecked(signo) };
+    rustix::process::pidfd_send_signal(&pidfd, sig).map_err(|e| ContainerError::Signal {
+        op: "kill",
+        pid,
+        source: e.into(),
+    })
+}

@@ -1,0 +1,31 @@
+//! `start`: release a created container's init (exec.fifo), then run poststart hooks.
+
+use super::{Container, ContainerError};
+use crate::process::exec_fifo;
+use crate::state::{StateRoot, Status};
+
+/// Starts container `id`, which must be created.
+pub fn start(root: &StateRoot, id: &str) -> Result<(), ContainerError> {
+    let (container, lock) = Container::lock(root, id)?;
+    container.require("start", Status::can_start)?;
+    let pidfd = container
+        .init_pidfd()
+        .ok_or_else(|| ContainerError::BadState {
+            id: id.into(),
+            op: "start",
+            status: Status::Stopped,
+        })?;
+    exec_fifo::release(&container.dir, &pidfd).map_err(crate::process::ProcessError::from)?;
+    drop(lock);
+    let state = container.oci_state(Status::Running);
+    let json = serde_json::to_string(&state).unwrap_or_default();
+    // The spec: a failing poststart hook is a warning; the container keeps running.
+    if let Err(e) = crate::hooks::run(
+        "poststart",
+        &container.state.hooks.poststart,
+        json.as_bytes(),
+    ) {
+        crate::log::warn(&e.to_string());
+    }
+    Ok(())
+}

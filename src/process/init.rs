@@ -1,0 +1,406 @@
+//! The container's init before execve: one linear script of named steps, in the order the
+//! kernel and the spec require (the reason for each position is next to the call). Any failure
+//! is reported to the parent as `Msg::Error` and the init exits; it never fails silently.
+
+use super::env;
+use super::exec_fifo::{FifoError, Waiter};
+use super::sync::{Msg, SyncError, SyncSocket};
+use super::InitRequest;
+use crate::console::ConsoleError;
+use crate::hooks::HookError;
+use crate::namespaces::{NsError, NsPlan};
+use crate::rootfs::{self, MountContext, RootfsError};
+use crate::security::{self, SecurityError};
+use crate::spec::{Config, NsKind};
+use crate::state::{OciState, Status};
+use crate::sys::SysError;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+/// A failed step inside the init (or the bootstrap).
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The sync protocol broke (the parent died or sent something unexpected).
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// A namespace step failed.
+    #[error(transparent)]
+    Ns(#[from] NsError),
+    /// A mount or rootfs step failed.
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    /// A privilege step failed.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
+    /// The terminal could not be set up.
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    /// A createContainer or startContainer hook failed.
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    /// exec.fifo failed.
+    #[error(transparent)]
+    Fifo(#[from] FifoError),
+    /// A wrapped raw syscall failed.
+    #[error(transparent)]
+    SysCall(#[from] SysError),
+    /// A syscall failed.
+    #[error("{op}: {source}")]
+    Sys {
+        /// What was being done.
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: nix::Error,
+    },
+    /// The process to run is not in the container.
+    #[error("exec: {arg0:?}: executable file not found in $PATH")]
+    NotFound {
+        /// `process.args[0]`.
+        arg0: String,
+    },
+    /// `process.cwd` could not be entered.
+    #[error("process.cwd: chdir to {}: {source}", path.display())]
+    Cwd {
+        /// The cwd.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: nix::Error,
+    },
+    /// execve itself failed.
+    #[error("exec {}: {source}", path.display())]
+    Exec {
+        /// The resolved executable.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: nix::Error,
+    },
+}
+
+impl InitError {
+    /// The errno behind this error, if one can be found.
+    fn errno(&self) -> i32 {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cur {
+            if let Some(n) = e.downcast_ref::<nix::Error>() {
+                return *n as i32;
+            }
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                return io.raw_os_error().unwrap_or(0);
+            }
+            if let Some(s) = e.downcast_ref::<SysError>() {
+                return s.errno();
+            }
+            cur = e.source();
+        }
+        0
+    }
+}
+
+/// What the init (and bootstrap) get from the parent's memory at fork time.
+pub struct InitContext<'a> {
+    /// The request (config, id, flags).
+    pub req: &'a InitRequest<'a>,
+    /// The container's config.
+    pub config: &'a Config,
+    /// The namespace plan.
+    pub plan: &'a NsPlan,
+    /// The child's end of the sync socket.
+    pub sock: SyncSocket,
+    /// O_PATH fd of exec.fifo.
+    pub fifo: OwnedFd,
+    /// The connected console socket, if any.
+    pub console: Option<OwnedFd>,
+    /// Cloned directly by hull (not forked by a bootstrap): hull is its parent.
+    pub direct: bool,
+}
+
+impl<'a> InitContext<'a> {
+    /// Bundles what the child needs.
+    pub fn new(
+        req: &'a InitRequest<'a>,
+        plan: &'a NsPlan,
+        sock: SyncSocket,
+        fifo: OwnedFd,
+        console: Option<OwnedFd>,
+        direct: bool,
+    ) -> Self {
+        InitContext {
+            req,
+            config: req.config,
+            plan,
+            sock,
+            fifo,
+            console,
+            direct,
+        }
+    }
+}
+
+/// Reports `err` to the parent and exits 1.
+pub fn fail(ctx: &InitContext<'_>, op: &str, err: InitError) -> ! {
+    let msg = Msg::Error {
+        errno: err.errno(),
+        op: op.to_string(),
+        context: err.to_string(),
+    };
+    let _ = ctx.sock.send(&msg);
+    // SAFETY: _exit skips exit handlers and destructors, which belong to the parent.
+    unsafe { libc::_exit(1) }
+}
+
+/// Runs the init script; never returns (execve, or exit after reporting an error).
+pub fn run(mut ctx: InitContext<'_>) -> ! {
+    match script(&mut ctx) {
+        Ok(never) => match never {},
+        Err((op, e)) => fail(&ctx, op, e),
+    }
+}
+
+type Step<T> = Result<T, (&'static str, InitError)>;
+
+fn at<E: Into<InitError>>(op: &'static str) -> impl FnOnce(E) -> (&'static str, InitError) {
+    move |e| (op, e.into())
+}
+
+fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
+    let cfg = ctx.config;
+    // Before anything else: nothing in the container may ptrace this process or open its
+    // /proc/<pid>/fd while it holds host fds (CVE-2016-9962).
+    set_dumpable(false).map_err(at("prctl(PR_SET_DUMPABLE)"))?;
+    if ctx.direct {
+        set_parent_death_signal(true).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
+    }
+    // sync: Go. The parent has mapped our user namespace and put us in our cgroup.
+    let state = wait_go(&ctx.sock).map_err(at("wait for parent"))?;
+    if in_user_namespace(ctx) {
+        become_root().map_err(at("become root in the user namespace"))?;
+    }
+    if ctx.plan.unshare_cgroupns {
+        // Only now that we are in the container's cgroup, so the namespace is rooted there.
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(at("unshare cgroup namespace"))?;
+    }
+    if !ctx.req.no_new_keyring {
+        crate::sys::join_session_keyring(ctx.req.id).map_err(at("join session keyring"))?;
+    }
+    set_uts(cfg).map_err(at("set hostname"))?;
+    security::apply_process_attrs(&cfg.process, cfg.personality)
+        .map_err(at("process attributes"))?;
+    // Through the host's /proc/sys, which shows the namespaces of the writer: ours.
+    crate::namespaces::apply_sysctls(&cfg.sysctl).map_err(at("sysctl"))?;
+    let cgroup_path = ctx.req.cgroup.record().path;
+    let mounts = MountContext {
+        config: cfg,
+        cgroup_path: Some(&cgroup_path),
+        userns: in_user_namespace(ctx),
+    };
+    rootfs::prepare(&mounts).map_err(at("prepare rootfs"))?;
+    if !cfg.hooks.prestart.is_empty() || !cfg.hooks.create_runtime.is_empty() {
+        // sync: RunHooks / HooksDone
+        ctx.sock.send(&Msg::RunHooks).map_err(at("request hooks"))?;
+        ctx.sock
+            .expect(&Msg::HooksDone, "HooksDone")
+            .map_err(at("wait for hooks"))?;
+    }
+    // createContainer hooks: container namespaces, before pivot_root (runtime-spec).
+    let creating = state_json(&state, Status::Creating);
+    crate::hooks::run(
+        "createContainer",
+        &cfg.hooks.create_container,
+        creating.as_bytes(),
+    )
+    .map_err(at("createContainer hooks"))?;
+    rootfs::protect(cfg).map_err(at("masked and readonly paths"))?;
+    let fifo = ctx
+        .fifo
+        .try_clone()
+        .map_err(|e| ("exec.fifo", sys_io("dup exec.fifo", e)))?;
+    // Needs the host's /proc, so before pivot_root.
+    let waiter = Waiter::prepare(fifo).map_err(at("exec.fifo"))?;
+    rootfs::enter(cfg, ctx.req.no_pivot).map_err(at("pivot_root"))?;
+    if let Some(sock) = ctx.console.take() {
+        crate::console::setup(sock, cfg.process.console_size).map_err(at("console"))?;
+    }
+    let cwd = open_cwd(cfg).map_err(at("process.cwd"))?;
+    let early_chdir = nix::unistd::fchdir(&cwd);
+    security::drop_privileges(&cfg.process, in_user_namespace(ctx))
+        .map_err(at("drop privileges"))?;
+    if early_chdir.is_err() {
+        // A cwd only the container user can enter (root squash): retry as that user.
+        nix::unistd::fchdir(&cwd).map_err(|source| {
+            (
+                "process.cwd",
+                InitError::Cwd {
+                    path: cfg.process.cwd.clone(),
+                    source,
+                },
+            )
+        })?;
+    }
+    let exec = prepare_exec(cfg).map_err(at("find executable"))?;
+    if ctx.direct {
+        set_parent_death_signal(false).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
+    }
+    // sync: Ready. create returns; we wait for start.
+    ctx.sock.send(&Msg::Ready).map_err(at("report ready"))?;
+    waiter.wait().map_err(at("wait for start"))?;
+    let created = state_json(&state, Status::Created);
+    crate::hooks::run(
+        "startContainer",
+        &cfg.hooks.start_container,
+        created.as_bytes(),
+    )
+    .map_err(at("startContainer hooks"))?;
+    reset_signals().map_err(at("reset signals"))?;
+    super::fds::seal(super::fds::listen_fds() + ctx.req.preserve_fds).map_err(at("close fds"))?;
+    Err(("exec", exec.run()))
+}
+
+fn sys_io(op: &'static str, e: std::io::Error) -> InitError {
+    InitError::SysCall(SysError::from_errno(op, e.raw_os_error().unwrap_or(0)))
+}
+
+fn in_user_namespace(ctx: &InitContext<'_>) -> bool {
+    ctx.config.has_namespace(NsKind::User)
+}
+
+fn wait_go(sock: &SyncSocket) -> Result<OciState, InitError> {
+    match sock.recv()? {
+        Msg::Go { state } => {
+            serde_json::from_str(&state).map_err(|e| InitError::Sync(SyncError::Decode(e)))
+        }
+        other => Err(SyncError::Unexpected {
+            expected: "Go",
+            got: Box::new(other),
+        }
+        .into()),
+    }
+}
+
+fn state_json(state: &OciState, status: Status) -> String {
+    let mut s = state.clone();
+    s.status = status;
+    serde_json::to_string(&s).unwrap_or_default()
+}
+
+/// Sets or clears SIGKILL on parent death (only while hull itself is the parent).
+pub fn set_parent_death_signal(on: bool) -> Result<(), InitError> {
+    let sig = on.then_some(rustix::process::Signal::KILL);
+    rustix::process::set_parent_process_death_signal(sig).map_err(|e| InitError::Sys {
+        op: "prctl(PR_SET_PDEATHSIG)",
+        source: nix::Error::from_raw(e.raw_os_error()),
+    })
+}
+
+fn set_dumpable(on: bool) -> Result<(), InitError> {
+    use rustix::process::DumpableBehavior as D;
+    rustix::process::set_dumpable_behavior(if on { D::Dumpable } else { D::NotDumpable }).map_err(
+        |e| InitError::Sys {
+            op: "prctl(PR_SET_DUMPABLE)",
+            source: nix::Error::from_raw(e.raw_os_error()),
+        },
+    )
+}
+
+/// unshare(2) with the flags in the error.
+pub fn unshare(flags: CloneFlags) -> Result<(), InitError> {
+    nix::sched::unshare(flags).map_err(|source| InitError::Ns(NsError::Unshare { flags, source }))
+}
+
+fn become_root() -> Result<(), InitError> {
+    let root = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
+    nix::unistd::setresgid(root.0, root.0, root.0).map_err(|source| InitError::Sys {
+        op: "setresgid 0 (is gid 0 in linux.gidMappings?)",
+        source,
+    })?;
+    nix::unistd::setresuid(root.1, root.1, root.1).map_err(|source| InitError::Sys {
+        op: "setresuid 0 (is uid 0 in linux.uidMappings?)",
+        source,
+    })
+}
+
+fn set_uts(cfg: &Config) -> Result<(), InitError> {
+    if !cfg.creates_namespace(NsKind::Uts) {
+        return Ok(());
+    }
+    if let Some(h) = cfg.hostname.as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|source| InitError::Sys {
+            op: "sethostname",
+            source,
+        })?;
+    }
+    if let Some(d) = cfg.domainname.as_deref().filter(|d| !d.is_empty()) {
+        rustix::system::setdomainname(d.as_bytes()).map_err(|e| InitError::Sys {
+            op: "setdomainname",
+            source: nix::Error::from_raw(e.raw_os_error()),
+        })?;
+    }
+    Ok(())
+}
+
+/// Resolves (creating it if missing, as runc does) `process.cwd` inside the new root.
+fn open_cwd(cfg: &Config) -> Result<OwnedFd, InitError> {
+    let root = rootfs::Root::open(std::path::Path::new("/"))?;
+    root.mkdir_all(&cfg.process.cwd)?;
+    Ok(root.open_dir(&cfg.process.cwd)?)
+}
+
+/// The execve arguments, built before `start` so little work remains after it.
+struct Exec {
+    path: PathBuf,
+    cpath: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn prepare_exec(cfg: &Config) -> Result<Exec, InitError> {
+    let p = &cfg.process;
+    let arg0 = p.args.first().cloned().unwrap_or_default();
+    let path = env::find_executable(&arg0, p.env_var("PATH"))
+        .ok_or_else(|| InitError::NotFound { arg0: arg0.clone() })?;
+    let cpath = env::path_cstring(&path).ok_or(InitError::NotFound { arg0 })?;
+    let listen = super::fds::listen_env(super::fds::listen_fds());
+    let envs = env::build_env(&p.env, p.user.uid, &listen);
+    Ok(Exec {
+        path,
+        cpath,
+        argv: env::to_cstrings(p.args.iter().map(String::as_str)),
+        envp: env::to_cstrings(envs.iter().map(String::as_str)),
+    })
+}
+
+impl Exec {
+    fn run(self) -> InitError {
+        match nix::unistd::execve(&self.cpath, &self.argv, &self.envp) {
+            Ok(never) => match never {},
+            Err(source) => InitError::Exec {
+                path: self.path,
+                source,
+            },
+        }
+    }
+}
+
+/// The container starts with no blocked signals and default dispositions: hull's caller may
+/// have blocked signals (`run` blocks them to forward), and Rust ignores SIGPIPE.
+fn reset_signals() -> Result<(), InitError> {
+    // SAFETY: SIG_DFL installs no handler code; nothing else runs in this process.
+    unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }.map_err(|source| {
+        InitError::Sys {
+            op: "reset SIGPIPE",
+            source,
+        }
+    })?;
+    signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(|source| {
+        InitError::Sys {
+            op: "sigprocmask",
+            source,
+        }
+    })
+}

@@ -1,0 +1,201 @@
+//! The parent <-> init protocol: one SOCK_SEQPACKET socketpair, one small JSON message per
+//! packet. Every step below is marked `sync:` with the same name on both sides.
+//!
+//! ```text
+//!  hull (parent)                         bootstrap (only when staged)      init
+//!  ─────────────                         ────────────────────────────      ────
+//!  socketpair, exec.fifo, cgroup
+//!  clone3(ns flags) ──────────────────────────────────────────────────────► (direct)
+//!                    └──────────────────► setns(paths); unshare(user)
+//!        ◄───────────────────────────── MapIds{pid}
+//!  write uid_map/gid_map
+//!        ─────────────────────────────► IdsMapped
+//!                                        unshare(rest); timens offsets;
+//!                                        fork ────────────────────────────► init
+//!        ◄───────────────────────────── InitPid{pid}; exit
+//!  [direct + userns: write maps of init]
+//!  record pid in state.json; add to cgroup
+//!        ─────────────────────────────────────────────────────────────────► Go{state}
+//!                                                         become root in userns, cgroupns,
+//!                                                         keyring, hostname, rlimits, sysctl,
+//!                                                         mounts, /dev
+//!        ◄───────────────────────────────────────────────────────────────── RunHooks (if any)
+//!  prestart + createRuntime hooks
+//!        ─────────────────────────────────────────────────────────────────► HooksDone
+//!                                                         createContainer hooks, masked and
+//!                                                         readonly paths, pivot_root, console,
+//!                                                         cwd, drop privileges, find binary
+//!        ◄───────────────────────────────────────────────────────────────── Ready
+//!  state.json: created; pid file; exit                    block on exec.fifo until `start`
+//!
+//!  at any point: ◄── Error{errno, op, context}, then the child exits 1.
+//!  The parent sees EOF instead of a message when every child end is gone (a killed child).
+//! ```
+
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// One protocol message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Msg {
+    /// bootstrap -> parent: write the id maps of this pid's new user namespace.
+    MapIds {
+        /// The process that owns the new user namespace.
+        pid: i32,
+    },
+    /// parent -> bootstrap: the maps are written.
+    IdsMapped,
+    /// bootstrap -> parent: the init's pid (in the parent's pid namespace).
+    InitPid {
+        /// The init's pid.
+        pid: i32,
+    },
+    /// parent -> init: go on; the init is in its cgroup and its user namespace is mapped.
+    Go {
+        /// The OCI state JSON (status creating) to give the createContainer hooks.
+        state: String,
+    },
+    /// init -> parent: the mounts are in place; run prestart and createRuntime hooks.
+    RunHooks,
+    /// parent -> init: the hooks ran.
+    HooksDone,
+    /// init -> parent: everything is set up; the init now waits for `start`.
+    Ready,
+    /// child -> parent: a step failed; the child exits after sending this.
+    Error {
+        /// errno of the failed call, 0 if none.
+        errno: i32,
+        /// The step that failed.
+        op: String,
+        /// The full error text.
+        context: String,
+    },
+}
+
+/// Largest message; a state JSON with many annotations still fits.
+const MAX_MSG: usize = 256 << 10;
+
+/// A failed send or receive on the sync socket.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The socket call failed.
+    #[error("sync socket {op}: {source}")]
+    Socket {
+        /// sendmsg / recvmsg / socketpair.
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: nix::Error,
+    },
+    /// The peer closed its end: it exited or was killed.
+    #[error("sync socket: the other side hung up")]
+    Eof,
+    /// The peer sent something that is not a message.
+    #[error("sync socket: bad message: {0}")]
+    Decode(#[source] serde_json::Error),
+    /// The peer sent a message that does not fit the protocol here.
+    #[error("sync socket: expected {expected}, got {got:?}")]
+    Unexpected {
+        /// What this side waited for.
+        expected: &'static str,
+        /// What came.
+        got: Box<Msg>,
+    },
+}
+
+/// One end of the sync socket.
+#[derive(Debug)]
+pub struct SyncSocket {
+    fd: OwnedFd,
+}
+
+/// Makes the socketpair: (parent end, child end), both close-on-exec.
+pub fn pair() -> Result<(SyncSocket, SyncSocket), SyncError> {
+    let (a, b) = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|source| SyncError::Socket {
+        op: "socketpair",
+        source,
+    })?;
+    Ok((SyncSocket { fd: a }, SyncSocket { fd: b }))
+}
+
+impl SyncSocket {
+    /// Sends one message.
+    pub fn send(&self, msg: &Msg) -> Result<(), SyncError> {
+        let bytes = serde_json::to_vec(msg).map_err(SyncError::Decode)?;
+        loop {
+            match socket::send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => return Ok(()),
+                Err(nix::Error::EINTR) => continue,
+                Err(nix::Error::EPIPE) => return Err(SyncError::Eof),
+                Err(source) => return Err(SyncError::Socket { op: "send", source }),
+            }
+        }
+    }
+
+    /// Receives one message, blocking.
+    pub fn recv(&self) -> Result<Msg, SyncError> {
+        let mut buf = vec![0u8; MAX_MSG];
+        let n = loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_CMSG_CLOEXEC) {
+                Ok(n) => break n,
+                Err(nix::Error::EINTR) => continue,
+                Err(nix::Error::ECONNRESET) => return Err(SyncError::Eof),
+                Err(source) => return Err(SyncError::Socket { op: "recv", source }),
+            }
+        };
+        if n == 0 {
+            return Err(SyncError::Eof);
+        }
+        serde_json::from_slice(&buf[..n]).map_err(SyncError::Decode)
+    }
+
+    /// Receives and checks that the message is `expected` (the Error message passes through
+    /// to the caller as an Unexpected with the error inside).
+    pub fn expect(&self, expected: &Msg, name: &'static str) -> Result<(), SyncError> {
+        let got = self.recv()?;
+        if &got == expected {
+            Ok(())
+        } else {
+            Err(SyncError::Unexpected {
+                expected: name,
+                got: Box::new(got),
+            })
+        }
+    }
+}
+
+impl AsFd for SyncSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_cross_the_pair() {
+        let (a, b) = pair().unwrap();
+        a.send(&Msg::Go { state: "{}".into() }).unwrap();
+        assert_eq!(b.recv().unwrap(), Msg::Go { state: "{}".into() });
+        b.send(&Msg::Error {
+            errno: 2,
+            op: "mount".into(),
+            context: "x".into(),
+        })
+        .unwrap();
+        assert!(matches!(a.recv().unwrap(), Msg::Error { errno: 2, .. }));
+        b.send(&Msg::Ready).unwrap();
+        a.expect(&Msg::Ready, "Ready").unwrap();
+        drop(b);
+        assert!(matches!(a.recv(), Err(SyncError::Eof)));
+    }
+}
