@@ -211,6 +211,13 @@ fn new_ns(spec: &oci::Spec, t: oci::LinuxNamespaceType) -> bool {
 }
 
 fn namespaces(spec: &oci::Spec) -> Result<(), SpecError> {
+    // Without a mount namespace the rootfs mounts and pivot_root would land on the host.
+    if !has_ns(spec, oci::LinuxNamespaceType::Mount) {
+        return Err(SpecError::invalid(
+            "linux.namespaces",
+            "a mount namespace is required",
+        ));
+    }
     let mut seen = HashSet::new();
     for (i, n) in ns_list(spec).iter().enumerate() {
         if !seen.insert(n.typ()) {
@@ -520,17 +527,42 @@ fn unsupported(spec: &oci::Spec) -> Result<(), SpecError> {
 mod tests {
     use super::*;
 
+    /// Parses a test config, adding the mount namespace every valid config needs.
+    fn parse(json: &str) -> oci::Spec {
+        let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let ns = v
+            .as_object_mut()
+            .unwrap()
+            .entry("linux")
+            .or_insert_with(|| serde_json::json!({}))
+            .as_object_mut()
+            .unwrap()
+            .entry("namespaces")
+            .or_insert_with(|| serde_json::json!([]));
+        let list = ns.as_array_mut().unwrap();
+        if !list.iter().any(|n| n["type"] == "mount") {
+            list.push(serde_json::json!({"type": "mount"}));
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
     fn err(json: &str) -> String {
-        let spec: oci::Spec = serde_json::from_str(json).unwrap();
-        check_without_fs(&spec).unwrap_err().to_string()
+        check_without_fs(&parse(json)).unwrap_err().to_string()
     }
 
     fn ok(json: &str) {
-        let spec: oci::Spec = serde_json::from_str(json).unwrap();
-        check_without_fs(&spec).unwrap();
+        check_without_fs(&parse(json)).unwrap();
     }
 
     const P: &str = r#""process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}}"#;
+
+    #[test]
+    fn requires_a_mount_namespace() {
+        let spec: oci::Spec =
+            serde_json::from_str(&format!(r#"{{"ociVersion":"1.0.2",{P}}}"#)).unwrap();
+        let e = check_without_fs(&spec).unwrap_err().to_string();
+        assert_eq!(e, "linux.namespaces: a mount namespace is required");
+    }
 
     #[test]
     fn accepts_minimal() {
