@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -105,6 +106,8 @@ pub enum Command {
     State(state::Args),
     /// kill sends the specified signal (default: SIGTERM) to the container's init process
     Kill(kill::Args),
+    /// execute new process inside the container
+    Exec(exec::Args),
     /// delete any resources held by the container often used with detached container
     Delete(delete::Args),
     /// lists containers started by hull with the given root
@@ -168,6 +171,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Run(a) => run::run(a, g),
         Command::State(a) => state::run(a, g),
         Command::Kill(a) => kill::run(a, g),
+        Command::Exec(a) => exec::run(a, g),
         Command::Delete(a) => delete::run(a, g),
         Command::List(a) => list::run(a, g),
         Command::Spec(a) => spec::run(a, g),

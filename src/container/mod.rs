@@ -4,6 +4,8 @@
 
 mod create;
 mod delete;
+mod exec;
+mod foreground;
 mod kill;
 mod run;
 pub mod signals;
@@ -11,6 +13,7 @@ mod start;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use run::{run, RunOptions};
 pub use start::start;

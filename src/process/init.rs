@@ -145,12 +145,17 @@ impl<'a> InitContext<'a> {
 
 /// Reports `err` to the parent and exits 1.
 pub fn fail(ctx: &InitContext<'_>, op: &str, err: InitError) -> ! {
+    report(&ctx.sock, op, err)
+}
+
+/// Sends `err` over `sock` and exits 1.
+pub fn report(sock: &SyncSocket, op: &str, err: InitError) -> ! {
     let msg = Msg::Error {
         errno: err.errno(),
         op: op.to_string(),
         context: err.to_string(),
     };
-    let _ = ctx.sock.send(&msg);
+    let _ = sock.send(&msg);
     // SAFETY: _exit skips exit handlers and destructors, which belong to the parent.
     unsafe { libc::_exit(1) }
 }
@@ -243,7 +248,7 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
             )
         })?;
     }
-    let exec = prepare_exec(cfg).map_err(at("find executable"))?;
+    let exec = prepare_exec(&cfg.process).map_err(at("find executable"))?;
     if ctx.direct {
         set_parent_death_signal(false).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
     }
@@ -262,7 +267,7 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     Err(("exec", exec.run()))
 }
 
-fn sys_io(op: &'static str, e: std::io::Error) -> InitError {
+pub(super) fn sys_io(op: &'static str, e: std::io::Error) -> InitError {
     InitError::SysCall(SysError::from_errno(op, e.raw_os_error().unwrap_or(0)))
 }
 
@@ -270,7 +275,7 @@ fn in_user_namespace(ctx: &InitContext<'_>) -> bool {
     ctx.config.has_namespace(NsKind::User)
 }
 
-fn wait_go(sock: &SyncSocket) -> Result<OciState, InitError> {
+pub(super) fn wait_go(sock: &SyncSocket) -> Result<OciState, InitError> {
     match sock.recv()? {
         Msg::Go { state } => {
             serde_json::from_str(&state).map_err(|e| InitError::Sync(SyncError::Decode(e)))
@@ -298,7 +303,7 @@ pub fn set_parent_death_signal(on: bool) -> Result<(), InitError> {
     })
 }
 
-fn set_dumpable(on: bool) -> Result<(), InitError> {
+pub(super) fn set_dumpable(on: bool) -> Result<(), InitError> {
     use rustix::process::DumpableBehavior as D;
     rustix::process::set_dumpable_behavior(if on { D::Dumpable } else { D::NotDumpable }).map_err(
         |e| InitError::Sys {
@@ -313,7 +318,7 @@ pub fn unshare(flags: CloneFlags) -> Result<(), InitError> {
     nix::sched::unshare(flags).map_err(|source| InitError::Ns(NsError::Unshare { flags, source }))
 }
 
-fn become_root() -> Result<(), InitError> {
+pub(super) fn become_root() -> Result<(), InitError> {
     let root = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
     nix::unistd::setresgid(root.0, root.0, root.0).map_err(|source| InitError::Sys {
         op: "setresgid 0 (is gid 0 in linux.gidMappings?)",
@@ -352,15 +357,14 @@ fn open_cwd(cfg: &Config) -> Result<OwnedFd, InitError> {
 }
 
 /// The execve arguments, built before `start` so little work remains after it.
-struct Exec {
+pub(super) struct Exec {
     path: PathBuf,
     cpath: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
 }
 
-fn prepare_exec(cfg: &Config) -> Result<Exec, InitError> {
-    let p = &cfg.process;
+pub(super) fn prepare_exec(p: &crate::spec::ProcessConfig) -> Result<Exec, InitError> {
     let arg0 = p.args.first().cloned().unwrap_or_default();
     let path = env::find_executable(&arg0, p.env_var("PATH"))
         .ok_or_else(|| InitError::NotFound { arg0: arg0.clone() })?;
@@ -376,7 +380,7 @@ fn prepare_exec(cfg: &Config) -> Result<Exec, InitError> {
 }
 
 impl Exec {
-    fn run(self) -> InitError {
+    pub(super) fn run(self) -> InitError {
         match nix::unistd::execve(&self.cpath, &self.argv, &self.envp) {
             Ok(never) => match never {},
             Err(source) => InitError::Exec {
@@ -389,7 +393,7 @@ impl Exec {
 
 /// The container starts with no blocked signals and default dispositions: hull's caller may
 /// have blocked signals (`run` blocks them to forward), and Rust ignores SIGPIPE.
-fn reset_signals() -> Result<(), InitError> {
+pub(super) fn reset_signals() -> Result<(), InitError> {
     // SAFETY: SIG_DFL installs no handler code; nothing else runs in this process.
     unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }.map_err(|source| {
         InitError::Sys {

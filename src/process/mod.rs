@@ -14,6 +14,7 @@ mod init;
 mod parent;
 pub mod stat;
 pub mod sync;
+pub mod tenant;
 
 use crate::cgroups::{CgroupError, Manager};
 use crate::error::{ErrorKind, Kind};

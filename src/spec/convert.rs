@@ -158,7 +158,8 @@ fn mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<MountEntry, SpecErro
     Ok(entry)
 }
 
-fn process(p: &oci::Process) -> Result<ProcessConfig, SpecError> {
+/// Converts a `process` object.
+pub fn process(p: &oci::Process) -> Result<ProcessConfig, SpecError> {
     let user = p.user();
     Ok(ProcessConfig {
         terminal: p.terminal().unwrap_or(false),

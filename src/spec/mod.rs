@@ -3,7 +3,7 @@
 //! `oci_spec::runtime::Spec`.
 
 mod config;
-mod convert;
+pub mod convert;
 pub mod defaults;
 pub mod mount_opts;
 mod validate;
@@ -94,6 +94,26 @@ pub fn parse_file(path: &Path) -> Result<Spec, SpecError> {
             message: e.into_inner().to_string(),
         }
     })
+}
+
+/// Reads a process.json (`exec --process`), checked like config.json's `process`.
+pub fn load_process(path: &Path) -> Result<ProcessConfig, SpecError> {
+    let file = File::open(path).map_err(|source| SpecError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+    let process: oci_spec::runtime::Process =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = e.path().to_string();
+            SpecError::Parse {
+                path: path.into(),
+                field,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+    validate::check_process(&process)?;
+    convert::process(&process)
 }
 
 /// Loads, validates and converts the bundle's config.json. `bundle` may be relative.

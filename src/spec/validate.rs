@@ -12,8 +12,6 @@ type Check = fn(&oci::Spec) -> Result<(), SpecError>;
 const CHECKS: &[(&str, Check)] = &[
     ("oci version", oci_version),
     ("process", process),
-    ("capabilities", capabilities),
-    ("rlimits", rlimits),
     ("namespaces", namespaces),
     ("id mappings", id_mappings),
     ("uts", uts),
@@ -79,6 +77,13 @@ fn process(spec: &oci::Spec) -> Result<(), SpecError> {
         .process()
         .as_ref()
         .ok_or_else(|| SpecError::invalid("process", "missing"))?;
+    check_process(p)
+}
+
+/// The checks of the `process` object alone (also used for `exec --process` files).
+pub fn check_process(p: &oci::Process) -> Result<(), SpecError> {
+    process_caps(p)?;
+    process_rlimits(p)?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(SpecError::invalid(
             "process.args",
@@ -141,12 +146,8 @@ fn process(spec: &oci::Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-fn capabilities(spec: &oci::Spec) -> Result<(), SpecError> {
-    let Some(caps) = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.capabilities().clone())
-    else {
+fn process_caps(p: &oci::Process) -> Result<(), SpecError> {
+    let Some(caps) = p.capabilities().clone() else {
         return Ok(());
     };
     let sets = [
@@ -169,13 +170,9 @@ fn capabilities(spec: &oci::Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
-fn rlimits(spec: &oci::Spec) -> Result<(), SpecError> {
+fn process_rlimits(p: &oci::Process) -> Result<(), SpecError> {
     let mut seen = HashSet::new();
-    let list = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.rlimits().clone())
-        .unwrap_or_default();
+    let list = p.rlimits().clone().unwrap_or_default();
     for (i, r) in list.iter().enumerate() {
         if !seen.insert(format!("{:?}", r.typ())) {
             return Err(SpecError::invalid(

@@ -1,0 +1,188 @@
+//! `exec`: start another process in a running container, from a process.json or from the
+//! container's own `process` with runc's flag overrides, and in the foreground wait for it.
+
+use super::foreground::Foreground;
+use super::{Container, ContainerError};
+use crate::process::tenant::{self, ExecRequest};
+use crate::spec::ProcessConfig;
+use crate::state::{StateRoot, Status};
+use std::path::PathBuf;
+
+/// The flags of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// `--process`: a process.json replacing everything below.
+    pub process_file: Option<PathBuf>,
+    /// The command and its arguments.
+    pub args: Vec<String>,
+    /// `--tty`.
+    pub tty: bool,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--cwd`.
+    pub cwd: Option<PathBuf>,
+    /// `--env`, appended to the container's.
+    pub env: Vec<String>,
+    /// `--user uid[:gid]`.
+    pub user: Option<String>,
+    /// `--additional-gids`.
+    pub additional_gids: Vec<u32>,
+    /// `--cap`, added to the bounding, effective, permitted and ambient sets.
+    pub caps: Vec<String>,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--detach`.
+    pub detach: bool,
+    /// `--ignore-paused`.
+    pub ignore_paused: bool,
+}
+
+/// Runs a process in container `id`; returns its exit status (0 when detached).
+pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, ContainerError> {
+    let container = Container::load(root, id)?;
+    let status = container.status();
+    let paused_ok = status == Status::Paused && opts.ignore_paused;
+    if !status.can_exec() && !paused_ok {
+        return Err(ContainerError::BadState {
+            id: id.into(),
+            op: "exec in",
+            status,
+        });
+    }
+    let process = build_process(&container, opts)?;
+    let console = match (&opts.console_socket, process.terminal) {
+        (Some(path), true) => Some(crate::console::connect(path)?),
+        (None, true) => {
+            return Err(ContainerError::BadOption("--tty needs --console-socket"));
+        }
+        (Some(_), false) => {
+            return Err(ContainerError::BadOption(
+                "--console-socket needs --tty or process.terminal",
+            ));
+        }
+        (None, false) => None,
+    };
+    let cgroup = container
+        .state
+        .cgroup
+        .as_ref()
+        .map(crate::cgroups::from_record)
+        .transpose()?;
+    let fg = if opts.detach {
+        None
+    } else {
+        Some(Foreground::begin(true)?)
+    };
+    let proc = tenant::spawn_tenant(ExecRequest {
+        process: &process,
+        init_pid: container.state.pid,
+        cgroup: cgroup.as_deref(),
+        console,
+        preserve_fds: opts.preserve_fds,
+    })?;
+    if let Some(path) = &opts.pid_file {
+        super::create::write_pid_file(path, proc.pid)?;
+    }
+    match fg {
+        Some(fg) => fg.wait(proc.pid, &proc.pidfd),
+        None => Ok(0),
+    }
+}
+
+fn build_process(c: &Container, opts: &ExecOptions) -> Result<ProcessConfig, ContainerError> {
+    if let Some(file) = &opts.process_file {
+        return Ok(crate::spec::load_process(file)?);
+    }
+    if opts.args.is_empty() {
+        return Err(ContainerError::BadOption(
+            "exec needs a command (or --process)",
+        ));
+    }
+    let mut p = crate::spec::load(&c.state.bundle)?.process;
+    p.args = opts.args.clone();
+    p.terminal = opts.tty;
+    if let Some(cwd) = &opts.cwd {
+        p.cwd = cwd.clone();
+    }
+    p.env.extend(opts.env.iter().cloned());
+    if let Some(user) = &opts.user {
+        let (uid, gid) = parse_user(user)?;
+        p.user.uid = uid;
+        if let Some(gid) = gid {
+            p.user.gid = gid;
+        }
+    }
+    if !opts.additional_gids.is_empty() {
+        p.user.additional_gids = opts.additional_gids.clone();
+    }
+    add_caps(&mut p, &opts.caps)?;
+    p.no_new_privileges |= opts.no_new_privs;
+    Ok(p)
+}
+
+/// Parses `uid[:gid]` (numbers only, as runc's exec).
+pub fn parse_user(s: &str) -> Result<(u32, Option<u32>), ContainerError> {
+    let bad = || ContainerError::BadOption("--user must be uid[:gid] with numeric ids");
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid = u.parse().map_err(|_| bad())?;
+    let gid = g.map(|g| g.parse().map_err(|_| bad())).transpose()?;
+    Ok((uid, gid))
+}
+
+fn add_caps(p: &mut ProcessConfig, names: &[String]) -> Result<(), ContainerError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let sets = p.capabilities.get_or_insert_with(Default::default);
+    for name in names {
+        let upper = name.to_ascii_uppercase();
+        let full = if upper.starts_with("CAP_") {
+            upper
+        } else {
+            format!("CAP_{upper}")
+        };
+        let cap: caps::Capability = full
+            .parse()
+            .map_err(|_| ContainerError::BadOption("--cap: unknown capability"))?;
+        for set in [
+            &mut sets.bounding,
+            &mut sets.effective,
+            &mut sets.permitted,
+            &mut sets.ambient,
+        ] {
+            set.insert(cap);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_parse_like_runc() {
+        assert_eq!(parse_user("1000").unwrap(), (1000, None));
+        assert_eq!(parse_user("1000:100").unwrap(), (1000, Some(100)));
+        assert!(parse_user("bob").is_err());
+        assert!(parse_user("1:x").is_err());
+    }
+
+    #[test]
+    fn caps_go_into_four_sets() {
+        let mut p = ProcessConfig::default();
+        add_caps(&mut p, &["net_admin".into(), "CAP_SYS_TIME".into()]).unwrap();
+        let c = p.capabilities.unwrap();
+        assert!(c.ambient.contains(&caps::Capability::CAP_NET_ADMIN));
+        assert!(c.bounding.contains(&caps::Capability::CAP_SYS_TIME));
+        assert!(c.inheritable.is_empty());
+        assert!(add_caps(&mut ProcessConfig::default(), &["nope".into()]).is_err());
+    }
+}

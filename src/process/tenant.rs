@@ -1,0 +1,239 @@
+//! `exec`: a new process inside a running container. A bootstrap joins every namespace of the
+//! container's init that differs from ours (user first, mount last) and forks the tenant, which
+//! is then inside the container's pid namespace; the parent puts it in the container's cgroup;
+//! the tenant sets up its terminal, cwd and privileges, and execs.
+//!
+//! ```text
+//!  hull exec                     bootstrap                       tenant
+//!  open /proc/<init>/ns/*
+//!  clone ──────────────────────► setns(each); fork ────────────► (in the container's pid ns)
+//!        ◄────────────────────── InitPid{pid}; exit
+//!  cgroup, rlimits
+//!        ───────────────────────────────────────────────────────► Go
+//!                                                                console, cwd, drop privileges,
+//!                                                                find binary
+//!        ◄─────────────────────────────────────────────────────── Ready
+//!                                                                execve; the socket closes
+//!  EOF: the process runs.        (or ◄── Error when execve failed)
+//! ```
+
+use super::clone::{self, Forked};
+use super::init::{self, InitError};
+use super::sync::{self, Msg, SyncError, SyncSocket};
+use super::{Init, ProcessError};
+use crate::cgroups::Manager;
+use crate::spec::{NsKind, ProcessConfig};
+use nix::sched::CloneFlags;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid};
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+
+/// What `exec` needs.
+pub struct ExecRequest<'a> {
+    /// The process to start.
+    pub process: &'a ProcessConfig,
+    /// The container's init.
+    pub init_pid: i32,
+    /// The container's cgroup.
+    pub cgroup: Option<&'a dyn Manager>,
+    /// Connected console socket, with `process.terminal`.
+    pub console: Option<OwnedFd>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// The init's namespaces that differ from ours, opened before anything is joined.
+fn open_namespaces(init_pid: i32) -> Result<Vec<(NsKind, File)>, ProcessError> {
+    let mut out = Vec::new();
+    for kind in NsKind::JOIN_ORDER {
+        let theirs = format!("/proc/{init_pid}/ns/{}", kind.proc_name());
+        let ours = format!("/proc/self/ns/{}", kind.proc_name());
+        let Ok(file) = File::open(&theirs) else {
+            continue;
+        };
+        let same = match (file.metadata(), std::fs::metadata(&ours)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if !same {
+            out.push((kind, file));
+        }
+    }
+    Ok(out)
+}
+
+/// Starts the process; returns once it has exec'd (or failed to).
+pub fn spawn_tenant(mut req: ExecRequest<'_>) -> Result<Init, ProcessError> {
+    let namespaces = open_namespaces(req.init_pid)?;
+    let userns = namespaces.iter().any(|(k, _)| *k == NsKind::User);
+    let console = req.console.take();
+    let (parent_sock, child_sock) = sync::pair()?;
+    match clone::clone_child(CloneFlags::empty(), None)? {
+        Forked::Child => {
+            drop(parent_sock);
+            bootstrap(&req, &namespaces, child_sock, console, userns)
+        }
+        Forked::Parent { pid, pidfd } => {
+            drop((child_sock, console, namespaces));
+            let result = drive(&req, &parent_sock, pid);
+            if result.is_err() {
+                let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+                let _ = waitpid(Pid::from_raw(pid), None);
+            }
+            result
+        }
+    }
+}
+
+fn bootstrap(
+    req: &ExecRequest<'_>,
+    namespaces: &[(NsKind, File)],
+    sock: SyncSocket,
+    console: Option<OwnedFd>,
+    userns: bool,
+) -> ! {
+    let joined = namespaces.iter().try_for_each(|(kind, file)| {
+        nix::sched::setns(file, kind.clone_flag()).map_err(|source| InitError::Sys {
+            op: "setns",
+            source,
+        })
+    });
+    if let Err(e) = joined {
+        init::report(&sock, "join container namespaces", e);
+    }
+    // SAFETY: single-threaded process; the child only runs the tenant script.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => match tenant(req, &sock, console, userns) {
+            Ok(never) => match never {},
+            Err((op, e)) => init::report(&sock, op, e),
+        },
+        Ok(ForkResult::Parent { child }) => {
+            let code = i32::from(
+                sock.send(&Msg::InitPid {
+                    pid: child.as_raw(),
+                })
+                .is_err(),
+            );
+            // SAFETY: _exit skips exit handlers and destructors, which belong to the parent.
+            unsafe { libc::_exit(code) }
+        }
+        Err(source) => init::report(&sock, "fork", InitError::Sys { op: "fork", source }),
+    }
+}
+
+type Step<T> = Result<T, (&'static str, InitError)>;
+
+fn at<E: Into<InitError>>(op: &'static str) -> impl FnOnce(E) -> (&'static str, InitError) {
+    move |e| (op, e.into())
+}
+
+fn tenant(
+    req: &ExecRequest<'_>,
+    sock: &SyncSocket,
+    console: Option<OwnedFd>,
+    userns: bool,
+) -> Step<std::convert::Infallible> {
+    let p = req.process;
+    init::set_dumpable(false).map_err(at("prctl(PR_SET_DUMPABLE)"))?;
+    // sync: Go
+    init::wait_go(sock).map_err(at("wait for parent"))?;
+    if userns {
+        init::become_root().map_err(at("become root in the user namespace"))?;
+    }
+    if let Some(console) = console {
+        crate::console::setup(console, p.console_size).map_err(at("console"))?;
+    }
+    // The cwd must exist: exec never creates directories in a running container.
+    let root = crate::rootfs::Root::open(std::path::Path::new("/")).map_err(at("process.cwd"))?;
+    let cwd = root.open_dir(&p.cwd).map_err(at("process.cwd"))?;
+    let early = nix::unistd::fchdir(&cwd);
+    crate::security::drop_privileges(p, userns).map_err(at("drop privileges"))?;
+    if early.is_err() {
+        nix::unistd::fchdir(&cwd).map_err(|source| {
+            (
+                "process.cwd",
+                InitError::Cwd {
+                    path: p.cwd.clone(),
+                    source,
+                },
+            )
+        })?;
+    }
+    let exec = init::prepare_exec(p).map_err(at("find executable"))?;
+    // sync: Ready
+    sock.send(&Msg::Ready).map_err(at("report ready"))?;
+    init::reset_signals().map_err(at("reset signals"))?;
+    super::fds::seal(super::fds::listen_fds() + req.preserve_fds).map_err(at("close fds"))?;
+    Err(("exec", exec.run()))
+}
+
+fn drive(req: &ExecRequest<'_>, sock: &SyncSocket, bootstrap: i32) -> Result<Init, ProcessError> {
+    let pid = match recv(sock)? {
+        Msg::InitPid { pid } => pid,
+        other => {
+            return Err(SyncError::Unexpected {
+                expected: "InitPid",
+                got: Box::new(other),
+            }
+            .into())
+        }
+    };
+    let _ = waitpid(Pid::from_raw(bootstrap), None);
+    let pidfd = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+        .ok_or(ProcessError::ChildDied {
+            status: "exec process vanished".into(),
+        })?;
+    let result = (|| {
+        if let Some(cg) = req.cgroup {
+            cg.add_process(pid)?;
+        }
+        sock.send(&Msg::Go { state: "{}".into() })?;
+        match recv(sock)? {
+            Msg::Ready => {}
+            other => {
+                return Err(SyncError::Unexpected {
+                    expected: "Ready",
+                    got: Box::new(other),
+                }
+                .into())
+            }
+        }
+        // execve closes the socket (close-on-exec); an Error instead means it failed.
+        match sock.recv() {
+            Err(SyncError::Eof) => Ok(()),
+            Ok(Msg::Error { errno, op, context }) => {
+                Err(ProcessError::Child { op, errno, context })
+            }
+            Ok(other) => Err(SyncError::Unexpected {
+                expected: "exec",
+                got: Box::new(other),
+            }
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    })();
+    if let Err(e) = result {
+        let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+        return Err(e);
+    }
+    let start_time = super::stat::read(pid).map(|s| s.start_time).unwrap_or(0);
+    Ok(Init {
+        pid,
+        pidfd,
+        start_time,
+    })
+}
+
+fn recv(sock: &SyncSocket) -> Result<Msg, ProcessError> {
+    match sock.recv() {
+        Ok(Msg::Error { errno, op, context }) => Err(ProcessError::Child { op, errno, context }),
+        Ok(m) => Ok(m),
+        Err(SyncError::Eof) => Err(ProcessError::ChildDied {
+            status: "exec process exited during setup".into(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
