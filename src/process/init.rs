@@ -183,7 +183,9 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
         set_parent_death_signal(true).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
     }
     // sync: Go. The parent has mapped our user namespace and put us in our cgroup.
-    let state = wait_go(&ctx.sock).map_err(at("wait for parent"))?;
+    let state = wait_go(&ctx.sock)
+        .and_then(|json| parse_state(&json))
+        .map_err(at("wait for parent"))?;
     if in_user_namespace(ctx) {
         become_root().map_err(at("become root in the user namespace"))?;
     }
@@ -275,17 +277,16 @@ fn in_user_namespace(ctx: &InitContext<'_>) -> bool {
     ctx.config.has_namespace(NsKind::User)
 }
 
-pub(super) fn wait_go(sock: &SyncSocket) -> Result<OciState, InitError> {
+/// Waits for Go; returns the state JSON it carries.
+pub(super) fn wait_go(sock: &SyncSocket) -> Result<String, InitError> {
     match sock.recv()? {
-        Msg::Go { state } => {
-            serde_json::from_str(&state).map_err(|e| InitError::Sync(SyncError::Decode(e)))
-        }
-        other => Err(SyncError::Unexpected {
-            expected: "Go",
-            got: Box::new(other),
-        }
-        .into()),
+        Msg::Go { state } => Ok(state),
+        other => Err(SyncError::Unexpected { expected: "Go", got: Box::new(other) }.into()),
     }
+}
+
+fn parse_state(json: &str) -> Result<OciState, InitError> {
+    serde_json::from_str(json).map_err(|e| InitError::Sync(SyncError::Decode(e)))
 }
 
 fn state_json(state: &OciState, status: Status) -> String {
