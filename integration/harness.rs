@@ -1,0 +1,99 @@
+//! Tests of the test support itself: the guard really kills and deletes, really fails on a
+//! leaked mount, commands really time out, and `requires` really fails. A harness that cannot
+//! see a leak would let every area test pass while leaking.
+
+use crate::support::hull::spawn_in;
+use crate::support::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn panic_text(e: Box<dyn std::any::Any + Send>) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn guard_kills_and_deletes_a_forgotten_container() {
+    let hull = Hull::new();
+    let mut ct = hull.container(Bundle::new().args(&["sleep", "1000"]));
+    ct.create();
+    ct.start();
+    let id = ct.id().to_string();
+    let fd = pidfd(ct.pid().expect("pid")).expect("pidfd");
+    assert!(
+        !cgroups_named(&id).is_empty(),
+        "no cgroup named after {id}: the guard's cgroup leak check would be blind"
+    );
+    drop(ct);
+    assert!(
+        wait_pidfd(&fd, Duration::ZERO),
+        "init is dead once the guard is gone"
+    );
+    assert!(!hull.root().join(&id).exists(), "state dir removed");
+    assert!(cgroups_named(&id).is_empty(), "cgroups removed");
+}
+
+#[test]
+fn guard_fails_on_a_mount_left_under_the_bundle() {
+    let hull = Hull::new();
+    let ct = hull.container(Bundle::new());
+    let scratch = ct.bundle().scratch().to_path_buf();
+    let target = scratch.join("leak");
+    std::fs::create_dir(&target).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &target,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let result = catch_unwind(AssertUnwindSafe(|| drop(ct)));
+    nix::mount::umount(&target).unwrap();
+    assert!(
+        scratch.exists(),
+        "the bundle is kept while a mount is in it"
+    );
+    std::fs::remove_dir_all(&scratch).unwrap();
+    let msg = panic_text(result.expect_err("the guard must fail the test"));
+    assert!(msg.contains("mounts left"), "{msg}");
+}
+
+#[test]
+fn commands_have_a_deadline() {
+    let hull = Hull::new();
+    let mut sleep = Command::new("sleep");
+    sleep.arg("30");
+    let start = Instant::now();
+    let sp = spawn_in(sleep, hull.io_dir());
+    assert!(sp.try_wait_timeout(Duration::from_millis(200)).is_none());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "killed, not waited for"
+    );
+}
+
+#[test]
+fn requires_fails_instead_of_skipping() {
+    let result = catch_unwind(|| requires(&["no-such-program-for-hull-tests"]));
+    let msg = panic_text(result.expect_err("requires must panic"));
+    assert!(msg.contains("does not skip"), "{msg}");
+    requires(&["root", "sh"]);
+}
+
+#[test]
+fn ids_are_unique_and_valid() {
+    let a = unique("");
+    let b = unique("");
+    assert_ne!(a, b);
+    for id in [a, b] {
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c)),
+            "{id}"
+        );
+    }
+}

@@ -1,0 +1,427 @@
+//! `Container`: one container under test, as a guard. Its methods wrap the runtime's
+//! lifecycle commands; its `Drop` kills the init by pidfd, runs `delete --force`, and fails the
+//! test if anything is left: a live process, the state directory, a cgroup directory named
+//! after the id in any hierarchy, or a mount under the bundle.
+
+use super::bundle::Bundle;
+use super::hull::{binary_name, command_timeout, Hull, OutputExt, Spawned};
+use serde_json::Value;
+use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// How long the guard waits for a killed init to be gone.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// A container id on a bundle under a [`Hull`] root, cleaned up and checked on drop.
+pub struct Container {
+    hull: Hull,
+    id: String,
+    bundle: Bundle,
+    pid: Option<i32>,
+    pidfd: Option<OwnedFd>,
+    /// The files that received the container's stdio (from `create`, `run`).
+    io: Option<(PathBuf, PathBuf)>,
+    /// A `run` in the foreground, started with [`Container::spawn_run`].
+    foreground: Option<Spawned>,
+}
+
+impl Container {
+    /// Wraps `id` on `bundle`; nothing runs until a lifecycle method is called.
+    pub fn new(hull: Hull, id: String, bundle: Bundle) -> Container {
+        Container {
+            hull,
+            id,
+            bundle,
+            pid: None,
+            pidfd: None,
+            io: None,
+            foreground: None,
+        }
+    }
+
+    /// The container id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The runtime handle (same `--root`).
+    pub fn hull(&self) -> &Hull {
+        &self.hull
+    }
+
+    /// The bundle.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// The bundle, to edit its config before `create`.
+    pub fn bundle_mut(&mut self) -> &mut Bundle {
+        &mut self.bundle
+    }
+
+    /// The init's pid as recorded after create/run (None before, or if it was never known).
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    fn bundle_arg(&self) -> String {
+        self.bundle.path().to_string_lossy().into_owned()
+    }
+
+    fn lifecycle_args(&self, verb: &str, extra: &[&str]) -> Vec<String> {
+        let mut args = vec![verb.to_string(), "--bundle".into(), self.bundle_arg()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(self.id.clone());
+        args
+    }
+
+    /// `create --bundle B <extra...> <id>`, whatever the result; records the pid on success.
+    pub fn create_with(&mut self, extra: &[&str]) -> Output {
+        let sp = self.hull.spawn(&self.lifecycle_args("create", extra));
+        self.io = Some(sp.paths());
+        let out = sp.wait();
+        if out.status.success() {
+            self.record_pid();
+        }
+        out
+    }
+
+    /// `create`, failing the test unless it succeeds.
+    pub fn create(&mut self) -> Output {
+        let out = self.create_with(&[]);
+        assert!(
+            out.status.success(),
+            "create {}: {}",
+            self.id,
+            out.describe()
+        );
+        out
+    }
+
+    /// `start <id>`, whatever the result.
+    pub fn try_start(&self) -> Output {
+        self.hull.run(&["start", &self.id])
+    }
+
+    /// `start`, failing the test unless it succeeds.
+    pub fn start(&self) -> Output {
+        self.hull.ok(&["start", &self.id])
+    }
+
+    /// `run --bundle B <extra...> <id>` in the foreground to completion: the result carries
+    /// the container's exit status and output.
+    pub fn run(&mut self, extra: &[&str]) -> Output {
+        let sp = self.hull.spawn(&self.lifecycle_args("run", extra));
+        self.io = Some(sp.paths());
+        sp.wait()
+    }
+
+    /// `run --detach`, failing the test unless it succeeds; records the pid.
+    pub fn run_detached(&mut self, extra: &[&str]) -> Output {
+        let mut args = vec!["--detach"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "run --detach {}: {}",
+            self.id,
+            out.describe()
+        );
+        self.record_pid();
+        out
+    }
+
+    /// Starts `run` in the foreground without waiting; finish it with [`Container::wait_run`].
+    /// The pid is recorded once the container shows `running`.
+    pub fn spawn_run(&mut self, extra: &[&str]) {
+        let sp = self.hull.spawn(&self.lifecycle_args("run", extra));
+        self.io = Some(sp.paths());
+        self.foreground = Some(sp);
+    }
+
+    /// Waits for the foreground `run` started by [`Container::spawn_run`].
+    pub fn wait_run(&mut self) -> Output {
+        let sp = self
+            .foreground
+            .take()
+            .unwrap_or_else(|| panic!("wait_run without spawn_run"));
+        sp.wait()
+    }
+
+    /// `state <id>`, whatever the result.
+    pub fn try_state(&self) -> Output {
+        self.hull.run(&["state", &self.id])
+    }
+
+    /// `state <id>` as JSON, failing the test unless it succeeds.
+    pub fn state(&self) -> Value {
+        self.hull.state(&self.id)
+    }
+
+    /// The `status` field of `state`.
+    pub fn status(&self) -> String {
+        self.state()["status"].as_str().unwrap_or("").to_string()
+    }
+
+    /// Polls `state` until the status is `want`; fails the test after `timeout`.
+    pub fn wait_for_status(&mut self, want: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.try_state();
+            if out.status.success() {
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+                if v["status"] == want {
+                    if self.pid.is_none() {
+                        self.record_pid_from(&v);
+                    }
+                    return v;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not reach status {want} within {timeout:?}; last state: {}",
+                self.id,
+                out.describe()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `kill <id> <signal>` (name like `TERM`/`SIGKILL` or a number), whatever the result.
+    pub fn kill(&self, signal: &str) -> Output {
+        self.hull.run(&["kill", &self.id, signal])
+    }
+
+    /// `delete <id>`, whatever the result.
+    pub fn delete(&self) -> Output {
+        self.hull.run(&["delete", &self.id])
+    }
+
+    /// `delete --force <id>`, whatever the result.
+    pub fn delete_force(&self) -> Output {
+        self.hull.run(&["delete", "--force", &self.id])
+    }
+
+    /// Waits until the recorded init process has exited (it may stay a zombie of its
+    /// reaper). Returns false on timeout. Fails the test if no pid was recorded.
+    pub fn wait_exit(&self, timeout: Duration) -> bool {
+        let fd = self
+            .pidfd
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no pid recorded", self.id));
+        wait_pidfd(fd, timeout)
+    }
+
+    /// What the container wrote to stdout so far (its stdio is the file `create`/`run` got).
+    pub fn stdout(&self) -> String {
+        self.io
+            .as_ref()
+            .and_then(|(o, _)| fs::read_to_string(o).ok())
+            .unwrap_or_default()
+    }
+
+    /// What the container (and the runtime command that started it) wrote to stderr.
+    pub fn stderr(&self) -> String {
+        self.io
+            .as_ref()
+            .and_then(|(_, e)| fs::read_to_string(e).ok())
+            .unwrap_or_default()
+    }
+
+    /// Polls the container's stdout until it contains `needle` (a "ready" line the test's
+    /// script prints); fails the test after `timeout`.
+    pub fn wait_for_stdout(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.stdout();
+            if out.contains(needle) {
+                return out;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {needle:?} not on stdout within {timeout:?}; stdout: {out:?}, stderr: {:?}",
+                self.id,
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn record_pid(&mut self) {
+        let out = self.try_state();
+        if let Ok(v) = serde_json::from_slice::<Value>(&out.stdout) {
+            self.record_pid_from(&v);
+        }
+    }
+
+    fn record_pid_from(&mut self, state: &Value) {
+        let Some(pid) = state["pid"].as_i64().and_then(|p| i32::try_from(p).ok()) else {
+            return;
+        };
+        if pid <= 0 {
+            return;
+        }
+        self.pid = Some(pid);
+        self.pidfd = super::pidfd(pid).ok();
+    }
+
+    /// Kills, deletes, and lists whatever is left.
+    fn teardown(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.pid.is_none() {
+            self.record_pid();
+        }
+        if let Some(fd) = &self.pidfd {
+            let _ = rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL);
+            if !wait_pidfd(fd, EXIT_WAIT) {
+                problems.push(format!(
+                    "init pid {} still alive {EXIT_WAIT:?} after SIGKILL",
+                    self.pid.unwrap_or(0)
+                ));
+            }
+        }
+        let delete = self
+            .hull
+            .try_run(&["delete", "--force", &self.id], command_timeout());
+        if let Some(sp) = self.foreground.take() {
+            if sp.try_wait_timeout(EXIT_WAIT).is_none() {
+                problems.push(format!("foreground {} run did not exit", binary_name()));
+            }
+        }
+        let state_dir = self.hull.root().join(&self.id);
+        if state_dir.exists() {
+            problems.push(format!("state dir {} left", state_dir.display()));
+        }
+        let cgroups = wait_empty(|| cgroups_named(&self.id));
+        if !cgroups.is_empty() {
+            problems.push(format!("cgroups left: {cgroups:?}"));
+        }
+        let mounts = mounts_under(self.bundle.scratch());
+        if !mounts.is_empty() {
+            problems.push(format!("mounts left: {mounts:?}"));
+        }
+        if !problems.is_empty() {
+            match delete {
+                Ok(out) => problems.push(format!("delete --force: {}", out.describe())),
+                Err(e) => problems.push(format!("delete --force: {e}")),
+            }
+        }
+        problems
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let problems = self.teardown();
+        if problems.is_empty() {
+            return;
+        }
+        let msg = format!(
+            "container {} was not cleaned up:\n  {}",
+            self.id,
+            problems.join("\n  ")
+        );
+        if std::thread::panicking() {
+            eprintln!("{msg}");
+        } else {
+            panic!("{msg}");
+        }
+    }
+}
+
+/// Waits until the process behind `fd` exits; false on timeout.
+pub fn wait_pidfd(fd: &OwnedFd, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, ms) {
+            Ok(n) if n > 0 => return true,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+            Ok(_) if left.is_zero() => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Retries `probe` for up to 2 s while it finds something (cgroup removal can lag the exit of
+/// the last task by a moment).
+fn wait_empty<T>(probe: impl Fn() -> Vec<T>) -> Vec<T> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let found = probe();
+        if found.is_empty() || Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Mount points at or under `dir` in this (the host's) mount namespace.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let dir = dir.to_string_lossy();
+    let prefix = format!("{}/", dir.trim_end_matches('/'));
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|m| *m == *dir || m.starts_with(&prefix))
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(char::from(c));
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Cgroup directories (any hierarchy under /sys/fs/cgroup, up to 6 levels deep) whose name
+/// contains `id`.
+pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    walk_cgroups(Path::new("/sys/fs/cgroup"), id, 6, &mut found);
+    found
+}
+
+fn walk_cgroups(dir: &Path, id: &str, depth: u32, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = e.path();
+        if e.file_name().to_string_lossy().contains(id) {
+            found.push(path);
+        } else if depth > 0 {
+            walk_cgroups(&path, id, depth - 1, found);
+        }
+    }
+}

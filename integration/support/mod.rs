@@ -1,0 +1,73 @@
+//! Test support shared by every area module: the runtime under test ([`Hull`]), a bundle per
+//! test ([`Bundle`]), a cleanup guard per container ([`Container`]) and host checks
+//! ([`requires`]).
+//!
+//! # The runtime under test
+//! `HULL_TEST_BINARY=/usr/sbin/runc cargo test --test integration` runs the suite against
+//! runc (the contract hull copies); without it the `hull` cargo built is used. Each test gets
+//! its own `--root` under `/run/hull-it/`, ids are unique per test ([`unique`]), so tests run
+//! in parallel. Tests of behaviour only hull has start with `if hull_only("why") { return; }`.
+//!
+//! # Writing a test
+//! ```ignore
+//! use crate::support::*;
+//!
+//! #[test]
+//! fn hostname_is_set() {
+//!     let hull = Hull::new();                           // fresh --root; needs root
+//!     let bundle = Bundle::new()                        // base.json + busybox rootfs copy
+//!         .with(|c| c["hostname"] = json!("box"))       // edit config.json (runc's update_config)
+//!         .sh("hostname");                              // process.args = sh -c hostname
+//!     let mut ct = hull.container(bundle);              // guard with a unique id
+//!     let out = ct.run(&[]);                            // foreground run to completion
+//!     assert_eq!(out.code(), 0, "{}", out.describe());
+//!     assert_eq!(out.stdout_text().trim(), "box");
+//! }                                                     // guard: kill, delete -f, check leaks
+//! ```
+//! For a long-lived container: `Bundle::new().args(&["sleep", "100"])`, then `ct.create()`,
+//! `ct.start()`, `ct.status()`, `ct.kill("KILL")`, `ct.wait_for_status("stopped", t)`,
+//! `ct.delete()`. Its output, with `create` or `run`, goes to files: read it with
+//! `ct.stdout()` / `ct.stderr()`. Other commands: `hull.run(&["list"])` (any status),
+//! `hull.ok(..)` (must exit 0), `hull.fails(..)` (must fail with one stderr line).
+//!
+//! # What every test gets for free
+//! - Commands never hang the suite: each has a deadline (`HULL_TEST_TIMEOUT`, default 60 s).
+//! - Output goes to files, not pipes, so a detached container never blocks a read.
+//! - Dropping a [`Container`] SIGKILLs its init by pidfd, runs `delete --force`, and fails the
+//!   test if a process, the state dir, a cgroup named after the id, or a mount under the
+//!   bundle is left. Dropping a [`Bundle`] never deletes through a leaked mount.
+//! - [`requires`] fails (never skips) when the host lacks a program or kernel feature.
+
+// The support API is shared by every area module; not each one uses every helper.
+#![allow(dead_code)]
+
+pub mod bundle;
+pub mod guard;
+pub mod hull;
+pub mod requires;
+
+#[allow(unused_imports)]
+pub use bundle::{base_config, fixture_rootfs, fixtures_dir, read_json, write_file, Bundle};
+#[allow(unused_imports)]
+pub use guard::{cgroups_named, mounts_under, wait_pidfd, Container};
+#[allow(unused_imports)]
+pub use hull::{
+    assert_one_line_error, assert_stderr_mentions, binary, binary_name, exit_code, hull_only,
+    is_hull, unique, Hull, OutputExt, Spawned,
+};
+#[allow(unused_imports)]
+pub use requires::{find_program, requires};
+#[allow(unused_imports)]
+pub use serde_json::{json, Value};
+
+use std::os::fd::OwnedFd;
+
+/// A pidfd for `pid`: signals and exit polls through it cannot hit a recycled pid.
+pub fn pidfd(pid: i32) -> std::io::Result<OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+    Ok(rustix::process::pidfd_open(
+        pid,
+        rustix::process::PidfdFlags::empty(),
+    )?)
+}
