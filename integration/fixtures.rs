@@ -1,5 +1,5 @@
-//! The config fixtures of `bundle-fixtures/`: every `good/*.json` runs to exit 0 (each one's
-//! process checks its own feature from inside), every `bad/<name>.json` is refused with an
+//! The config fixtures of `bundle-fixtures/`: every `good/*.json` runs to exit 0 and prints
+//! `fixture-ok` (each one's process checks its own feature from inside), every `bad/<name>.json` is refused with an
 //! error naming the field in `bad/<name>.err`, both by hull's loader (library) and by
 //! `create` (binary), and nothing is left behind.
 
@@ -122,14 +122,14 @@ fn bad_fixtures_are_refused_by_create() {
 }
 
 #[test]
-fn good_fixtures_run_to_exit_zero() {
+fn good_fixtures_run_and_pass_their_own_checks() {
     requires(&["userns"]);
     let hull = Hull::new();
     let mut failures = Vec::new();
     for path in fixtures("good", "json") {
         let mut ct = hull.container(Bundle::with_config(read_json(&path)));
         let out = ct.run(&[]);
-        if out.code() != 0 {
+        if out.code() != 0 || !out.stdout_text().contains("fixture-ok") {
             failures.push(format!("{}: {}", path.display(), out.describe()));
         }
     }

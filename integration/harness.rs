@@ -97,3 +97,21 @@ fn ids_are_unique_and_valid() {
         );
     }
 }
+
+#[test]
+fn exec_helper_runs_in_the_container() {
+    let hull = Hull::new();
+    let mut ct = hull.container(
+        Bundle::new()
+            .with(|c| c["hostname"] = json!("exec-box"))
+            .args(&["sleep", "1000"]),
+    );
+    ct.create();
+    ct.start();
+    let out = ct.exec_with(
+        &["--env", "X=42"],
+        &["sh", "-c", "echo $(hostname) $X; exit 5"],
+    );
+    assert_eq!(out.code(), 5, "{}", out.describe());
+    assert_eq!(out.stdout_text(), "exec-box 42\n");
+}

@@ -151,6 +151,21 @@ impl Container {
         sp.wait()
     }
 
+    /// `exec <id> <command...>`, whatever the result; the process's output and exit status
+    /// are the result's.
+    pub fn exec(&self, command: &[&str]) -> Output {
+        self.exec_with(&[], command)
+    }
+
+    /// `exec <flags...> <id> <command...>` (flags such as `--env X=1`, `--user 1000`).
+    pub fn exec_with(&self, flags: &[&str], command: &[&str]) -> Output {
+        let mut argv = vec!["exec"];
+        argv.extend_from_slice(flags);
+        argv.push(&self.id);
+        argv.extend_from_slice(command);
+        self.hull.run(&argv)
+    }
+
     /// `state <id>`, whatever the result.
     pub fn try_state(&self) -> Output {
         self.hull.run(&["state", &self.id])

@@ -26,9 +26,19 @@
 //! ```
 //! For a long-lived container: `Bundle::new().args(&["sleep", "100"])`, then `ct.create()`,
 //! `ct.start()`, `ct.status()`, `ct.kill("KILL")`, `ct.wait_for_status("stopped", t)`,
-//! `ct.delete()`. Its output, with `create` or `run`, goes to files: read it with
-//! `ct.stdout()` / `ct.stderr()`. Other commands: `hull.run(&["list"])` (any status),
-//! `hull.ok(..)` (must exit 0), `hull.fails(..)` (must fail with one stderr line).
+//! `ct.delete()`; `ct.exec(&["cat", "/etc/hostname"])` or `ct.exec_with(&["--user", "1000"],
+//! &[..])` for a process in it. The container's stdio is the file its `create` or `run` got:
+//! read it with `ct.stdout()` / `ct.stderr()` or wait for a line with `ct.wait_for_stdout`.
+//! A foreground `run` that the test must interrupt: `ct.spawn_run(&[])`, then
+//! `ct.wait_run()`. Other commands: `hull.run(&["list"])` (any status), `hull.ok(..)`
+//! (must exit 0), `hull.fails(..)` (must fail with one stderr line). Every lifecycle method
+//! has a `try_`/`_with` form that returns the `Output` instead of asserting.
+//!
+//! Bundles: `Bundle::new()` (base.json), `Bundle::with_config(v)`, `Bundle::without_rootfs`,
+//! `Bundle::with_config_text` (raw, e.g. malformed); edit with `update_config`/`with`,
+//! `args`, `sh`; `bundle.scratch()` is a directory beside it for the test's own files (bind
+//! sources, hook output), removed with it. The rootfs is the busybox fixture (`busybox
+//! --list` applets, users root/hull 1000/nobody, group hulltest 1001 with member hull).
 //!
 //! # What every test gets for free
 //! - Commands never hang the suite: each has a deadline (`HULL_TEST_TIMEOUT`, default 60 s).
