@@ -52,14 +52,13 @@ fn guard_fails_on_a_mount_left_under_the_bundle() {
     )
     .unwrap();
     let result = catch_unwind(AssertUnwindSafe(|| drop(ct)));
-    nix::mount::umount(&target).unwrap();
-    assert!(
-        scratch.exists(),
-        "the bundle is kept while a mount is in it"
-    );
-    std::fs::remove_dir_all(&scratch).unwrap();
     let msg = panic_text(result.expect_err("the guard must fail the test"));
     assert!(msg.contains("mounts left"), "{msg}");
+    assert!(
+        mounts_under(&scratch).is_empty(),
+        "the guard detached the leak"
+    );
+    assert!(!scratch.exists(), "and then removed the bundle");
 }
 
 #[test]
@@ -114,4 +113,40 @@ fn exec_helper_runs_in_the_container() {
     );
     assert_eq!(out.code(), 5, "{}", out.describe());
     assert_eq!(out.stdout_text(), "exec-box 42\n");
+}
+
+#[test]
+fn guard_fails_on_a_cgroup_left_behind_and_cleans_it() {
+    let hull = Hull::new();
+    let ct = hull.container(Bundle::new());
+    let base = if std::path::Path::new("/sys/fs/cgroup/pids").is_dir() {
+        "/sys/fs/cgroup/pids"
+    } else {
+        "/sys/fs/cgroup"
+    };
+    let dir = std::path::Path::new(base).join(format!("leak-{}", ct.id()));
+    std::fs::create_dir(&dir).unwrap();
+    let mut straggler = Command::new("sleep").arg("1000").spawn().unwrap();
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("cgroup.procs"))
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(straggler.id().to_string().as_bytes())
+        });
+    let result = catch_unwind(AssertUnwindSafe(|| drop(ct)));
+    let status = straggler.try_wait().unwrap();
+    if status.is_none() {
+        let _ = straggler.kill();
+    }
+    let _ = straggler.wait();
+    let _ = std::fs::remove_dir(&dir);
+    procs.unwrap();
+    let msg = panic_text(result.expect_err("the guard must fail the test"));
+    assert!(msg.contains("cgroups left"), "{msg}");
+    assert!(
+        status.is_some(),
+        "the guard killed the process in the cgroup"
+    );
+    assert!(!dir.exists(), "the guard removed the cgroup");
 }

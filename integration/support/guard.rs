@@ -312,11 +312,17 @@ impl Container {
         }
         let cgroups = wait_empty(|| cgroups_named(&self.id));
         if !cgroups.is_empty() {
-            problems.push(format!("cgroups left: {cgroups:?}"));
+            problems.push(format!(
+                "cgroups left (the guard removed them): {cgroups:?}"
+            ));
+            remove_cgroups(&cgroups);
         }
         let mounts = mounts_under(self.bundle.scratch());
         if !mounts.is_empty() {
-            problems.push(format!("mounts left: {mounts:?}"));
+            problems.push(format!("mounts left (the guard detached them): {mounts:?}"));
+            for m in mounts.iter().rev() {
+                let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            }
         }
         if !problems.is_empty() {
             match delete {
@@ -377,6 +383,41 @@ fn wait_empty<T>(probe: impl Fn() -> Vec<T>) -> Vec<T> {
             return found;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Last resort after a leak was reported: SIGKILL the processes in cgroups named after the
+/// test's unique id, then remove the directories, deepest first, so one failing test does not
+/// leave the machine dirty for the next.
+fn remove_cgroups(dirs: &[PathBuf]) {
+    let mut all: Vec<PathBuf> = Vec::new();
+    for d in dirs {
+        collect_dirs(d, &mut all);
+    }
+    for d in &all {
+        let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            if let Ok(fd) = super::pidfd(pid) {
+                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+                wait_pidfd(&fd, EXIT_WAIT);
+            }
+        }
+    }
+    all.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in &all {
+        let _ = wait_empty(|| match fs::remove_dir(d) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => vec![e],
+            _ => vec![],
+        });
+    }
+}
+
+fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    out.push(dir.to_path_buf());
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_dirs(&e.path(), out);
+        }
     }
 }
 
