@@ -2,7 +2,6 @@
 //! leaked mount, commands really time out, and `requires` really fails. A harness that cannot
 //! see a leak would let every area test pass while leaking.
 
-use crate::support::hull::spawn_in;
 use crate::support::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Command;

@@ -2,8 +2,8 @@
 //! `config.json` from `bundle-fixtures/base.json`, edited with `update_config` the way runc's
 //! bats helpers edit theirs. Dropping it removes the directory, but never through a mount.
 
-use super::guard::mounts_under;
 use super::hull::scratch_dir;
+use super::leaks::mounts_under;
 use serde_json::Value;
 use std::fs::{self, File};
 use std::io::Write;

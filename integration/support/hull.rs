@@ -1,30 +1,21 @@
-//! The binary under test and how tests call it: a per-test `--root`, every command run with
-//! its stdout and stderr going to files (never pipes, which a detached container would hold
-//! open) and a deadline, so a hung runtime fails the test instead of hanging the suite.
+//! The binary under test and how tests call it: which binary, unique names, scratch space,
+//! and [`Hull`], the runtime with a private `--root` whose commands run through `cmd.rs`
+//! (output to files, a deadline), so a hung runtime fails the test instead of hanging it.
 
 use super::bundle::Bundle;
+use super::cmd::{assert_one_line_error, spawn_in, try_spawn_in, OutputExt, Spawned};
 use super::guard::Container;
 use serde_json::Value;
 use std::ffi::OsStr;
-use std::fs::{self, File};
-use std::os::fd::AsFd;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Parent of every per-test state root.
 pub const ROOTS: &str = "/run/hull-it";
-
-/// How long one runtime command may take before the test fails (`HULL_TEST_TIMEOUT`, seconds).
-pub fn command_timeout() -> Duration {
-    let secs = std::env::var("HULL_TEST_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    Duration::from_secs(secs)
-}
 
 /// The runtime under test: `HULL_TEST_BINARY` if set (e.g. /usr/sbin/runc), else the `hull`
 /// cargo built for this test run.
@@ -130,161 +121,6 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// Convenience accessors on a command's result.
-pub trait OutputExt {
-    /// stdout as (lossy) UTF-8.
-    fn stdout_text(&self) -> String;
-    /// stderr as (lossy) UTF-8.
-    fn stderr_text(&self) -> String;
-    /// The exit code, or 128+signal when killed by a signal (as a shell reports it).
-    fn code(&self) -> i32;
-    /// One line for assertion messages: status, stdout and stderr.
-    fn describe(&self) -> String;
-}
-
-impl OutputExt for Output {
-    fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-    fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-    fn code(&self) -> i32 {
-        exit_code(self.status)
-    }
-    fn describe(&self) -> String {
-        format!(
-            "exit {}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.code(),
-            self.stdout_text(),
-            self.stderr_text()
-        )
-    }
-}
-
-/// The exit code, or 128+signal when killed by a signal.
-pub fn exit_code(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(-1)
-}
-
-/// A process started with its output going to files; read them with [`Spawned::wait`].
-#[derive(Debug)]
-pub struct Spawned {
-    child: Child,
-    out: PathBuf,
-    err: PathBuf,
-    what: String,
-}
-
-impl Spawned {
-    /// The pid of the runtime process (not of the container).
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The files receiving its stdout and stderr (inherited by a container it starts).
-    pub fn paths(&self) -> (PathBuf, PathBuf) {
-        (self.out.clone(), self.err.clone())
-    }
-
-    /// Waits until the process exits; on timeout kills and reaps it and returns None.
-    pub fn try_wait_timeout(mut self, timeout: Duration) -> Option<Output> {
-        let status = wait_child(&mut self.child, timeout)?;
-        Some(Output {
-            status,
-            stdout: fs::read(&self.out).unwrap_or_default(),
-            stderr: fs::read(&self.err).unwrap_or_default(),
-        })
-    }
-
-    /// Waits until the process exits (or fails the test after `timeout`, killing it).
-    pub fn wait_timeout(self, timeout: Duration) -> Output {
-        let what = self.what.clone();
-        self.try_wait_timeout(timeout)
-            .unwrap_or_else(|| panic!("{what} did not finish within {timeout:?}"))
-    }
-
-    /// Waits with the default [`command_timeout`].
-    pub fn wait(self) -> Output {
-        self.wait_timeout(command_timeout())
-    }
-
-    /// Whether the process has exited, without waiting.
-    pub fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-}
-
-impl Drop for Spawned {
-    /// Never leaves a runtime process behind, even when the test panicked before `wait`.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Waits for `child` up to `timeout`; on timeout kills it, reaps it and returns None.
-fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    if let Ok(pidfd) = super::pidfd(child.id() as i32) {
-        loop {
-            if let Ok(Some(st)) = child.try_wait() {
-                return Some(st);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-            let mut fds = [nix::poll::PollFd::new(
-                pidfd.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let _ = nix::poll::poll(&mut fds, ms);
-        }
-    } else {
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = child.try_wait() {
-                return Some(st);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-/// Starts `cmd` with stdin from /dev/null and stdout/stderr into fresh files in `dir`.
-pub fn spawn_in(cmd: Command, dir: &Path) -> Spawned {
-    try_spawn_in(cmd, dir).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn try_spawn_in(mut cmd: Command, dir: &Path) -> Result<Spawned, String> {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let out = dir.join(format!("{n}.out"));
-    let err = dir.join(format!("{n}.err"));
-    let open = |p: &Path| File::create_new(p).map_err(|e| format!("create {}: {e}", p.display()));
-    cmd.stdin(Stdio::null())
-        .stdout(open(&out)?)
-        .stderr(open(&err)?);
-    let what = format!("{cmd:?}");
-    let child = cmd.spawn().map_err(|e| format!("spawn {what}: {e}"))?;
-    Ok(Spawned {
-        child,
-        out,
-        err,
-        what,
-    })
-}
-
 struct Inner {
     root: PathBuf,
     io: PathBuf,
@@ -382,7 +218,7 @@ impl Hull {
         timeout: Duration,
     ) -> Result<Output, String> {
         let sp = try_spawn_in(self.command(args), self.io_dir())?;
-        let what = sp.what.clone();
+        let what = sp.what().to_string();
         sp.try_wait_timeout(timeout)
             .ok_or_else(|| format!("{what} did not finish within {timeout:?}"))
     }
@@ -431,26 +267,4 @@ impl Hull {
     pub fn container_with_id(&self, bundle: Bundle, id: &str) -> Container {
         Container::new(self.clone(), id.to_string(), bundle)
     }
-}
-
-/// Asserts that a failed command explained itself in exactly one non-empty stderr line.
-pub fn assert_one_line_error(out: &Output, what: &str) {
-    let err = out.stderr_text();
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{what}: want exactly one error line on stderr: {}",
-        out.describe()
-    );
-}
-
-/// Asserts that stderr mentions at least one of `words` (case-insensitive).
-pub fn assert_stderr_mentions(out: &Output, words: &[&str]) {
-    let err = out.stderr_text().to_lowercase();
-    assert!(
-        words.iter().any(|w| err.contains(&w.to_lowercase())),
-        "stderr should mention one of {words:?}: {}",
-        out.describe()
-    );
 }

@@ -45,39 +45,36 @@
 //! - Output goes to files, not pipes, so a detached container never blocks a read.
 //! - Dropping a [`Container`] SIGKILLs its init by pidfd, runs `delete --force`, and fails the
 //!   test if a process, the state dir, a cgroup named after the id, or a mount under the
-//!   bundle is left. Dropping a [`Bundle`] never deletes through a leaked mount.
+//!   bundle is left (then kills and removes those cgroups and detaches those mounts, so the
+//!   next test starts clean). Dropping a [`Bundle`] never deletes through a leaked mount.
+//!
+//! Files: `hull.rs` (binary, ids, [`Hull`]), `cmd.rs` (running one command), `bundle.rs`,
+//! `guard.rs` ([`Container`]), `leaks.rs` (the probes), `requires.rs`.
 //! - [`requires`] fails (never skips) when the host lacks a program or kernel feature.
 
 // The support API is shared by every area module; not each one uses every helper.
 #![allow(dead_code)]
 
 pub mod bundle;
+pub mod cmd;
 pub mod guard;
 pub mod hull;
+pub mod leaks;
 pub mod requires;
 
 #[allow(unused_imports)]
 pub use bundle::{base_config, fixture_rootfs, fixtures_dir, read_json, write_file, Bundle};
 #[allow(unused_imports)]
-pub use guard::{cgroups_named, mounts_under, wait_pidfd, Container};
-#[allow(unused_imports)]
-pub use hull::{
-    assert_one_line_error, assert_stderr_mentions, binary, binary_name, exit_code, hull_only,
-    is_hull, unique, Hull, OutputExt, Spawned,
+pub use cmd::{
+    assert_one_line_error, assert_stderr_mentions, exit_code, spawn_in, OutputExt, Spawned,
 };
+#[allow(unused_imports)]
+pub use guard::Container;
+#[allow(unused_imports)]
+pub use hull::{binary, binary_name, hull_only, is_hull, unique, Hull};
+#[allow(unused_imports)]
+pub use leaks::{cgroups_named, mounts_under, pidfd, wait_pidfd};
 #[allow(unused_imports)]
 pub use requires::{find_program, requires};
 #[allow(unused_imports)]
 pub use serde_json::{json, Value};
-
-use std::os::fd::OwnedFd;
-
-/// A pidfd for `pid`: signals and exit polls through it cannot hit a recycled pid.
-pub fn pidfd(pid: i32) -> std::io::Result<OwnedFd> {
-    let pid = rustix::process::Pid::from_raw(pid)
-        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?;
-    Ok(rustix::process::pidfd_open(
-        pid,
-        rustix::process::PidfdFlags::empty(),
-    )?)
-}
