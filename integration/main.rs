@@ -1,1 +1,9 @@
+//! End-to-end tests: drive the built `hull` binary (or any runc-compatible runtime named by
+//! `HULL_TEST_BINARY`) on busybox bundles, as a person or containerd would. Needs root. The
+//! shared helpers and how to write a test are in `support/mod.rs`; one module per area.
 
+mod support;
+
+mod fixtures;
+mod harness;
+mod lifecycle;
