@@ -535,4 +535,35 @@ mod tests {
             .to_string()
             .starts_with("connect to console socket /nonexistent/console.sock: "));
     }
+
+    #[test]
+    fn connect_reaches_long_paths() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let base =
+            std::env::temp_dir().join(format!("hull-console-{}-{nanos}", std::process::id()));
+        let dir = base.join("d".repeat(60)).join("e".repeat(60));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("console.sock");
+        assert!(path.as_os_str().len() > 108);
+        let listener = socket::socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        let (addr, _dirfd) = long_addr(&path).unwrap();
+        socket::bind(listener.as_raw_fd(), &addr).unwrap();
+        socket::listen(&listener, socket::Backlog::new(1).unwrap()).unwrap();
+        let client = connect(&path).unwrap();
+        let server = socket::accept(&listener).unwrap();
+        nix::unistd::write(&client, b"x").unwrap();
+        let mut b = [0u8; 1];
+        assert_eq!(nix::unistd::read(&server, &mut b).unwrap(), 1);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }
