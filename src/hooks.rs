@@ -4,12 +4,13 @@
 //! Runs in the hull parent (createRuntime, prestart, poststart, poststop) and inside the
 //! forked, single-threaded container init (createContainer, startContainer), so there are no
 //! threads: one poll loop feeds stdin, drains stdout/stderr and waits on a pidfd with the
-//! deadline. Needs SIGPIPE ignored, which the Rust runtime does before main, so a hook that
-//! never reads its stdin only makes the write fail with EPIPE.
+//! deadline. SIGPIPE is ignored while hooks run, so a hook that never reads its stdin only
+//! makes the write fail with EPIPE.
 
 use crate::error::{ErrorKind, Kind};
 use crate::spec::Hook;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -123,6 +124,7 @@ fn signal_name(signal: i32) -> String {
 /// Runs `hooks` in order with `state_json` on stdin; the first failure stops the list.
 /// `name` is the lifecycle point (`createRuntime`, ...) used in error messages.
 pub fn run(name: &str, hooks: &[Hook], state_json: &[u8]) -> Result<(), HookError> {
+    let _sigpipe = IgnoreSigpipe::install();
     for (index, hook) in hooks.iter().enumerate() {
         let id = || HookId {
             kind: name.to_string(),
@@ -140,6 +142,29 @@ pub fn run(name: &str, hooks: &[Hook], state_json: &[u8]) -> Result<(), HookErro
         outcome.check(id, hook.timeout.unwrap_or(0))?;
     }
     Ok(())
+}
+
+/// SIGPIPE ignored for as long as this lives, then the caller's disposition back. The Rust
+/// runtime already ignores it in hull, but the forked init may have reset it, and an EPIPE
+/// from a hook that skips its stdin must not kill the init. (std resets SIGPIPE to the
+/// default in the hook itself.)
+struct IgnoreSigpipe(Option<SigAction>);
+
+impl IgnoreSigpipe {
+    fn install() -> Self {
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_IGN runs no code in signal context; nothing else is changed.
+        IgnoreSigpipe(unsafe { sigaction(Signal::SIGPIPE, &ignore) }.ok())
+    }
+}
+
+impl Drop for IgnoreSigpipe {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            // SAFETY: reinstalls exactly the disposition that was in place before install().
+            let _ = unsafe { sigaction(Signal::SIGPIPE, old) };
+        }
+    }
 }
 
 /// Why a hook could not be run to completion.
