@@ -102,6 +102,20 @@ pub enum HookError {
     },
 }
 
+impl HookError {
+    /// The errno behind the failure (0 for a hook that ran and failed), for the child's
+    /// error message.
+    pub fn errno(&self) -> i32 {
+        match self {
+            HookError::Spawn { source, .. } | HookError::Supervise { source, .. } => {
+                source.raw_os_error().unwrap_or(0)
+            }
+            HookError::Exit { .. } | HookError::Signal { .. } => 0,
+            HookError::Timeout { .. } => libc::ETIMEDOUT,
+        }
+    }
+}
+
 impl Kind for HookError {
     fn kind(&self) -> ErrorKind {
         ErrorKind::Sys
@@ -594,6 +608,7 @@ mod tests {
     fn missing_binary() {
         let e = run_one(&hook("/nonexistent/hook", &[], &[], None), b"{}").unwrap_err();
         assert!(matches!(e, HookError::Spawn { .. }), "{e}");
+        assert_eq!(e.errno(), libc::ENOENT);
         assert!(
             e.to_string()
                 .starts_with("createRuntime hook #0 (/nonexistent/hook): start: "),
