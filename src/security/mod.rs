@@ -1,37 +1,260 @@
-//! Process privileges: PLACEHOLDER interface, implemented in the security work branch.
+//! Process privileges of the container init: rlimits and scheduling attributes while still
+//! privileged, then the privilege drop (bounding set, groups and ids, capability sets, umask,
+//! no_new_privs) right before the init waits for `start`. Seccomp comes after this, last.
 
+mod attrs;
+mod caps;
+mod rlimits;
+mod user;
+
+use crate::error::{ErrorKind, Kind};
 use crate::spec::{ProcessConfig, Rlimit};
+use std::io;
 
-/// A failed privilege step.
+pub use caps::{bounding_drops, CapPlan};
+pub use rlimits::rlimit_name;
+pub use user::{effective_umask, DEFAULT_UMASK};
+
+/// A failed privilege step, naming the step and the value it tried to apply.
 #[derive(Debug, thiserror::Error)]
 pub enum SecurityError {
-    /// Not implemented yet.
-    #[error("security: {0}")]
-    Sys(#[from] crate::sys::SysError),
+    /// `process.rlimits` names a resource this kernel interface does not know.
+    #[error("process.rlimits: unknown resource {resource}")]
+    UnknownRlimit {
+        /// The RLIMIT_* number.
+        resource: i32,
+    },
+    /// setrlimit failed.
+    #[error("setrlimit {name} (soft {soft}, hard {hard}): {source}")]
+    Rlimit {
+        /// RLIMIT_* name.
+        name: &'static str,
+        /// Soft limit asked for.
+        soft: u64,
+        /// Hard limit asked for.
+        hard: u64,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing /proc/self/oom_score_adj failed.
+    #[error("process.oomScoreAdj: write {value} to /proc/self/oom_score_adj: {source}")]
+    OomScoreAdj {
+        /// The value.
+        value: i32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// ioprio_set failed (ENOSYS: the kernel has no ioprio).
+    #[error("process.ioPriority: class {class} level {level}: {source}")]
+    IoPriority {
+        /// IOPRIO_CLASS_*.
+        class: i32,
+        /// Priority level inside the class.
+        level: i32,
+        /// The syscall error.
+        #[source]
+        source: crate::sys::SysError,
+    },
+    /// sched_setattr failed.
+    #[error("process.scheduler: policy {policy}: {source}")]
+    Scheduler {
+        /// SCHED_* policy number.
+        policy: u32,
+        /// The syscall error.
+        #[source]
+        source: crate::sys::SysError,
+    },
+    /// personality(2) failed.
+    #[error("linux.personality: personality {persona:#x}: {source}")]
+    Personality {
+        /// The persona value.
+        persona: u64,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// Probing the bounding set (PR_CAPBSET_READ) failed.
+    #[error("read the capability bounding set: {source}")]
+    ReadBounding {
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// PR_CAPBSET_DROP failed.
+    #[error("drop {cap} from the bounding set: {source}")]
+    DropBounding {
+        /// Capability name.
+        cap: String,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// PR_SET_KEEPCAPS failed.
+    #[error("prctl PR_SET_KEEPCAPS {value}: {source}")]
+    KeepCaps {
+        /// 1 or 0.
+        value: u8,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// setgroups failed.
+    #[error("setgroups {gids:?}: {source}")]
+    Setgroups {
+        /// `user.additionalGids`.
+        gids: Vec<u32>,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading /proc/self/setgroups (to tell a denied setgroups from a real failure) failed.
+    #[error("read /proc/self/setgroups: {source}")]
+    ReadSetgroups {
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// setresgid failed.
+    #[error("setresgid {gid}: {source}")]
+    Setresgid {
+        /// `user.gid`.
+        gid: u32,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// setresuid failed.
+    #[error("setresuid {uid}: {source}")]
+    Setresuid {
+        /// `user.uid`.
+        uid: u32,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// capset of effective/permitted/inheritable failed.
+    #[error(
+        "capset effective {effective:#x} permitted {permitted:#x} inheritable {inheritable:#x}: {source}"
+    )]
+    Capset {
+        /// Effective mask.
+        effective: u64,
+        /// Permitted mask.
+        permitted: u64,
+        /// Inheritable mask.
+        inheritable: u64,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// Clearing or raising an ambient capability failed.
+    #[error("ambient set: {op} {cap}: {source}")]
+    Ambient {
+        /// `clear` or `raise`.
+        op: &'static str,
+        /// Capability name (empty for clear).
+        cap: String,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// PR_SET_NO_NEW_PRIVS failed.
+    #[error("process.noNewPrivileges: prctl PR_SET_NO_NEW_PRIVS: {source}")]
+    NoNewPrivs {
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
 }
 
-fn nosys(op: &'static str) -> SecurityError {
-    SecurityError::Sys(crate::sys::SysError::from_errno(op, libc::ENOSYS))
+impl SecurityError {
+    /// The errno behind the failure (0 when there is none), for the child's error message.
+    pub fn errno(&self) -> i32 {
+        use SecurityError as E;
+        match self {
+            E::UnknownRlimit { .. } => libc::EINVAL,
+            E::IoPriority { source, .. } | E::Scheduler { source, .. } => source.errno(),
+            E::Rlimit { source, .. }
+            | E::OomScoreAdj { source, .. }
+            | E::Personality { source, .. }
+            | E::ReadBounding { source }
+            | E::DropBounding { source, .. }
+            | E::KeepCaps { source, .. }
+            | E::Setgroups { source, .. }
+            | E::ReadSetgroups { source }
+            | E::Setresgid { source, .. }
+            | E::Setresuid { source, .. }
+            | E::Capset { source, .. }
+            | E::Ambient { source, .. }
+            | E::NoNewPrivs { source } => source.raw_os_error().unwrap_or(0),
+        }
+    }
 }
 
-/// Applies `process.rlimits` to the calling process.
-pub fn apply_rlimits(_rlimits: &[Rlimit]) -> Result<(), SecurityError> {
-    Err(nosys("rlimits"))
+impl Kind for SecurityError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SecurityError::UnknownRlimit { .. } => ErrorKind::BadSpec,
+            _ => ErrorKind::Sys,
+        }
+    }
+}
+
+/// Applies `process.rlimits` to the calling process. Runs early in the init while still
+/// root in the host's view, so raising a hard limit above the caller's works.
+pub fn apply_rlimits(rlimits: &[Rlimit]) -> Result<(), SecurityError> {
+    rlimits.iter().try_for_each(rlimits::apply)
 }
 
 /// Attributes applied while still privileged, before the rootfs is entered: oomScoreAdj,
 /// ioPriority, scheduler, personality.
 pub fn apply_process_attrs(
-    _p: &ProcessConfig,
-    _personality: Option<u64>,
+    p: &ProcessConfig,
+    personality: Option<u64>,
 ) -> Result<(), SecurityError> {
-    Err(nosys("process attrs"))
+    if let Some(value) = p.oom_score_adj {
+        attrs::set_oom_score_adj(value)?;
+    }
+    if let Some((class, level)) = p.io_priority {
+        attrs::set_io_priority(class, level)?;
+    }
+    if let Some(attr) = p.scheduler {
+        attrs::set_scheduler(attr)?;
+    }
+    if let Some(persona) = personality {
+        attrs::set_personality(persona)?;
+    }
+    Ok(())
 }
 
 /// The privilege drop, in order: bounding set, groups/gid/uid, the other capability sets,
 /// ambient, umask, no_new_privs. Runs after pivot_root, right before waiting for start.
-pub fn drop_privileges(_p: &ProcessConfig, _userns: bool) -> Result<(), SecurityError> {
-    Err(nosys("drop privileges"))
+///
+/// The order is runc's finalizeNamespace: the bounding set can only shrink while
+/// CAP_SETPCAP is still effective, i.e. before the uid changes; PR_SET_KEEPCAPS keeps the
+/// permitted set across a switch to a non-zero uid (which clears the effective set), so
+/// capset can then restore exactly the spec's effective set; ambient caps can only be
+/// raised once they are permitted and inheritable. With `capabilities` absent the current
+/// sets are kept, as runc does.
+pub fn drop_privileges(p: &ProcessConfig, userns: bool) -> Result<(), SecurityError> {
+    let plan = p.capabilities.as_ref().map(CapPlan::from_sets);
+    if let Some(plan) = &plan {
+        caps::apply_bounding(plan.bounding)?;
+    }
+    caps::set_keepcaps(true)?;
+    user::switch_user(&p.user, userns)?;
+    caps::set_keepcaps(false)?;
+    if let Some(plan) = &plan {
+        caps::apply_sets(plan)?;
+    }
+    user::set_umask(&p.user);
+    if p.no_new_privileges {
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|e| SecurityError::NoNewPrivs { source: e.into() })?;
+    }
+    Ok(())
 }
 
 impl crate::error::Kind for SecurityError {
