@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// /proc/self/mountinfo or /proc/self/cgroup could not be read.
-    #[error("read {}: {source}", path.display())]
+    #[error("read {}: {}", .path.display(), ErrText(.source))]
     ReadProc {
         /// The proc file.
         path: PathBuf,
@@ -52,7 +52,7 @@ pub enum CgroupError {
         path: PathBuf,
     },
     /// Opening or creating a cgroup directory failed.
-    #[error("{op} {}: {source}", path.display())]
+    #[error("{op} {}: {}", .path.display(), ErrText(.source))]
     Dir {
         /// `open` or `mkdir` or `rmdir`.
         op: &'static str,
@@ -63,7 +63,7 @@ pub enum CgroupError {
         source: io::Error,
     },
     /// Writing a cgroup file failed.
-    #[error("{}write {value} to {}: {source}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), path.display())]
+    #[error("{}write {value} to {}: {}", .field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), .path.display(), ErrText(.source))]
     Write {
         /// The spec field the value comes from, e.g. `linux.resources.memory.limit`.
         field: Option<String>,
@@ -76,7 +76,7 @@ pub enum CgroupError {
         source: io::Error,
     },
     /// Reading a cgroup file failed.
-    #[error("read {}: {source}", path.display())]
+    #[error("read {}: {}", .path.display(), ErrText(.source))]
     Read {
         /// The cgroup file.
         path: PathBuf,
@@ -125,7 +125,7 @@ pub enum CgroupError {
         op: &'static str,
     },
     /// Signalling a process of the cgroup failed.
-    #[error("kill {pid} with {signal}: {source}")]
+    #[error("kill {pid} with {signal}: {}", errno_text(*.source as i32))]
     Signal {
         /// The pid.
         pid: i32,
@@ -180,6 +180,28 @@ impl CgroupError {
     }
 }
 
+/// An io::Error as runc prints one: the lowercase strerror text without "(os error N)",
+/// e.g. `device or resource busy`.
+struct ErrText<'a>(&'a io::Error);
+
+impl std::fmt::Display for ErrText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.raw_os_error() {
+            Some(n) => f.write_str(&errno_text(n)),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+fn errno_text(n: i32) -> String {
+    let desc = nix::errno::Errno::from_raw(n).desc();
+    let mut c = desc.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => format!("errno {n}"),
+    }
+}
+
 impl Kind for CgroupError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -188,5 +210,35 @@ impl Kind for CgroupError {
             | CgroupError::NoController { .. } => ErrorKind::BadSpec,
             _ => ErrorKind::Sys,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_like_runc() {
+        let e = CgroupError::Write {
+            field: Some("linux.resources.memory.limit".into()),
+            path: "/sys/fs/cgroup/memory/x/memory.limit_in_bytes".into(),
+            value: "1".into(),
+            source: io::Error::from_raw_os_error(libc::EBUSY),
+        };
+        assert_eq!(
+            e.to_string(),
+            "linux.resources.memory.limit: write 1 to /sys/fs/cgroup/memory/x/memory.limit_in_bytes: device or resource busy"
+        );
+        assert_eq!(e.kind(), ErrorKind::Sys);
+        let e = CgroupError::Dir {
+            op: "mkdir",
+            path: "/sys/fs/cgroup/pids/a".into(),
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        };
+        assert_eq!(
+            e.to_string(),
+            "mkdir /sys/fs/cgroup/pids/a: permission denied"
+        );
+        assert!(e.is_permission());
     }
 }

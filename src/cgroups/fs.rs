@@ -80,13 +80,8 @@ impl Dir {
 
     /// Whether the directory has a file of this name (a controller's interface file).
     pub fn has(&self, name: &str) -> bool {
-        rustix::fs::accessat(
-            &self.fd,
-            name,
-            rustix::fs::Access::EXISTS,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .is_ok()
+        // fstatat, not faccessat: AT_SYMLINK_NOFOLLOW there needs faccessat2 (Linux 5.8).
+        rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
     }
 
     /// Reads a cgroup file.

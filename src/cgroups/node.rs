@@ -164,14 +164,13 @@ impl Layout {
     }
 
     fn remove_parent(&self, p: &Path) -> Result<(), CgroupError> {
-        let Some(mount) = self
+        let mount = self
             .nodes
             .iter()
             .map(|n| &n.mount)
-            .find(|m| p.starts_with(&m.mountpoint))
-        else {
-            return Ok(());
-        };
+            .filter(|m| p.starts_with(&m.mountpoint))
+            .max_by_key(|m| m.mountpoint.components().count());
+        let Some(mount) = mount else { return Ok(()) };
         let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
             return Ok(());
         };
