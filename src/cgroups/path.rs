@@ -92,7 +92,7 @@ pub fn resolve(
     Ok(path)
 }
 
-/// The cgroup path as /proc/<pid>/cgroup shows it: the mount's root joined with `rel`.
+/// The cgroup path as `/proc/<pid>/cgroup` shows it: the mount's root joined with `rel`.
 pub fn kernel_path(mount: &Mount, rel: &Path) -> String {
     let root = mount.root.trim_end_matches('/');
     format!("{root}/{}", rel.display())

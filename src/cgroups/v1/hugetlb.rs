@@ -1,5 +1,5 @@
 //! v1 hugetlb controller: `linux.resources.hugepageLimits` to
-//! hugetlb.<size>.limit_in_bytes, plus the reservation limit where the kernel has it
+//! `hugetlb.<size>.limit_in_bytes`, plus the reservation limit where the kernel has it
 //! (runc sets both so a reservation cannot outgrow the limit).
 
 use crate::cgroups::plan::{OnError, Plan};

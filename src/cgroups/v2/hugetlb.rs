@@ -1,5 +1,5 @@
-//! v2 hugetlb controller: `linux.resources.hugepageLimits` to hugetlb.<size>.max and, where
-//! the kernel has it, the reservation limit hugetlb.<size>.rsvd.max.
+//! v2 hugetlb controller: `linux.resources.hugepageLimits` to `hugetlb.<size>.max` and, where
+//! the kernel has it, the reservation limit `hugetlb.<size>.rsvd.max`.
 
 use crate::cgroups::plan::{OnError, Plan};
 use crate::cgroups::CgroupError;
