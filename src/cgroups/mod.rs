@@ -1,30 +1,73 @@
-//! Container cgroups: PLACEHOLDER interface, implemented in the cgroups work branch.
+//! The container's cgroup on every kind of host. `new` (create path) and `from_record`
+//! (every later command) detect the host layout from mountinfo and return one [`Manager`]:
+//! v2 on unified hosts, v1 on hybrid and legacy hosts (all v1 hierarchies plus the
+//! controller-less cgroup2 one on hybrid hosts, which crun refuses and hull must not).
+//!
+//! Order on the create path: `new` -> `record` (persisted before anything exists, so
+//! `delete --force` can always clean up) -> `create` -> `apply` -> `add_process` (or
+//! `clone_into_fd` for clone3). Applying before the init joins matters: the realtime budget
+//! must exist before an RT process joins, and the device rules before the container runs.
+
+mod detect;
+mod devices;
+mod error;
+mod fs;
+mod node;
+mod path;
+mod plan;
+mod rdma;
+mod v1;
+mod v2;
+
+pub use detect::HostKind;
+pub use error::CgroupError;
 
 use crate::state::CgroupRecord;
+use detect::{Host, Mount};
 use nix::sys::signal::Signal;
+use node::{Layout, Node};
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 
-/// A failed cgroup operation.
-#[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    /// Not implemented yet.
-    #[error("cgroup: {0}")]
-    Sys(#[from] crate::sys::SysError),
+/// Which cgroup filesystem a hierarchy is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HierarchyFs {
+    /// cgroup v1 with its controllers as mount options, e.g. `cpu,cpuacct` or `name=systemd`.
+    V1 {
+        /// The controllers, comma-separated as in the mount options.
+        options: String,
+    },
+    /// cgroup2.
+    V2,
+}
+
+/// One hierarchy the container's cgroup lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Where the hierarchy is mounted on the host.
+    pub mountpoint: PathBuf,
+    /// v1 (with controllers) or v2.
+    pub fs: HierarchyFs,
+    /// The container's directory in it.
+    pub dir: PathBuf,
 }
 
 /// One container's cgroup across every hierarchy of the host.
 pub trait Manager {
     /// What to persist in state.json, written before `create` so `destroy` can always run.
     fn record(&self) -> CgroupRecord;
+    /// The hierarchies and the container's directory in each, for its /sys/fs/cgroup.
+    fn hierarchies(&self) -> Vec<Hierarchy>;
     /// Creates the cgroup directories.
     fn create(&self) -> Result<(), CgroupError>;
-    /// Applies `linux.resources`.
+    /// Applies `linux.resources` (all of it: devices are always set, to the spec's rules
+    /// plus runc's default allowed devices, so an update must pass the full set).
     fn apply(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError>;
     /// Moves a process into the cgroup.
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
-    /// Pids of every process in the cgroup.
+    /// Pids of every process in the cgroup and its sub-cgroups.
     fn pids(&self) -> Result<Vec<i32>, CgroupError>;
-    /// Sends a signal to every process in the cgroup.
+    /// Sends a signal to every process in the cgroup, frozen meanwhile so none can fork.
     fn kill_all(&self, signal: Signal) -> Result<(), CgroupError>;
     /// Freezes every process.
     fn freeze(&self) -> Result<(), CgroupError>;
@@ -34,65 +77,101 @@ pub trait Manager {
     fn is_frozen(&self) -> Result<bool, CgroupError>;
     /// On a unified host: an O_PATH fd of the cgroup2 directory, for CLONE_INTO_CGROUP.
     fn clone_into_fd(&self) -> Option<OwnedFd>;
-    /// Removes the cgroup directories; absent ones are fine.
+    /// Removes the cgroup directories (with sub-cgroups the container made) and the parents
+    /// hull created if they are empty; absent ones are fine.
     fn destroy(&self) -> Result<(), CgroupError>;
 }
 
-/// The manager for a new container: `cgroups_path` from the spec (None: hull's default).
+/// The manager for a new container: `cgroups_path` from the spec (None: `<own cgroup>/<id>`,
+/// as runc). With `rootless` and no `cgroups_path`, hierarchies hull may not write to are
+/// skipped, as runc's `--rootless` does.
 pub fn new(
-    _cgroups_path: Option<&str>,
-    _id: &str,
-    _rootless: bool,
+    cgroups_path: Option<&str>,
+    id: &str,
+    rootless: bool,
 ) -> Result<Box<dyn Manager>, CgroupError> {
-    Err(CgroupError::Sys(crate::sys::SysError::from_errno(
-        "cgroups::new",
-        libc::ENOSYS,
-    )))
+    let host = detect::detect()?;
+    let inner = path::parse(cgroups_path, id)?;
+    let own = match inner {
+        path::Inner::Relative(_) => read_own()?,
+        path::Inner::Absolute(_) => Vec::new(),
+    };
+    let mut nodes = Vec::new();
+    for m in &host.mounts {
+        let rel = path::resolve(&inner, m, path::own_for(m, &own), host.kind)?;
+        nodes.push(Node {
+            mount: m.clone(),
+            rel,
+        });
+    }
+    // Without the devices hierarchy a container could open any host device (runc: fatal).
+    if host.kind != HostKind::Unified && !rootless && !host.mounts.iter().any(|m| m.has("devices"))
+    {
+        return Err(CgroupError::NoController {
+            field: "linux.resources.devices".into(),
+            controller: "devices".into(),
+        });
+    }
+    let explicit = cgroups_path.is_some_and(|p| !p.is_empty());
+    Ok(manager(&host, Layout::new(nodes, rootless), explicit))
 }
 
-/// The manager for an existing container, from its record in state.json.
-pub fn from_record(_record: &CgroupRecord) -> Result<Box<dyn Manager>, CgroupError> {
-    struct Nothing;
-    impl Manager for Nothing {
-        fn record(&self) -> CgroupRecord {
-            CgroupRecord::default()
-        }
-        fn create(&self) -> Result<(), CgroupError> {
-            Ok(())
-        }
-        fn apply(&self, _: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError> {
-            Ok(())
-        }
-        fn add_process(&self, _: i32) -> Result<(), CgroupError> {
-            Ok(())
-        }
-        fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-            Ok(vec![])
-        }
-        fn kill_all(&self, _: Signal) -> Result<(), CgroupError> {
-            Ok(())
-        }
-        fn freeze(&self) -> Result<(), CgroupError> {
-            Ok(())
-        }
-        fn thaw(&self) -> Result<(), CgroupError> {
-            Ok(())
-        }
-        fn is_frozen(&self) -> Result<bool, CgroupError> {
-            Ok(false)
-        }
-        fn clone_into_fd(&self) -> Option<OwnedFd> {
-            None
-        }
-        fn destroy(&self) -> Result<(), CgroupError> {
-            Ok(())
+/// The manager for an existing container, from its record in state.json. Every recorded
+/// directory must lie strictly inside a mounted cgroup hierarchy.
+pub fn from_record(record: &CgroupRecord) -> Result<Box<dyn Manager>, CgroupError> {
+    let host = detect::detect()?;
+    let nodes = record
+        .dirs
+        .iter()
+        .map(|d| {
+            let (mount, rel) = locate(&host, d)?;
+            Ok(Node {
+                mount: mount.clone(),
+                rel,
+            })
+        })
+        .collect::<Result<Vec<_>, CgroupError>>()?;
+    for p in &record.parents {
+        let ok = locate(&host, p).is_ok() && nodes.iter().any(|n| n.path().starts_with(p));
+        if !ok {
+            return Err(CgroupError::Record { path: p.clone() });
         }
     }
-    Ok(Box::new(Nothing))
+    let layout = Layout {
+        nodes,
+        parents: record.parents.clone(),
+        path: record.path.clone(),
+        rootless: record.rootless,
+    };
+    Ok(manager(&host, layout, true))
 }
 
-impl crate::error::Kind for CgroupError {
-    fn kind(&self) -> crate::error::ErrorKind {
-        crate::error::ErrorKind::Sys
+fn manager(host: &Host, layout: Layout, explicit: bool) -> Box<dyn Manager> {
+    match host.kind {
+        HostKind::Unified => Box::new(v2::V2Manager::new(layout, explicit)),
+        HostKind::Hybrid | HostKind::Legacy => Box::new(v1::V1Manager::new(layout, explicit)),
     }
+}
+
+/// The hierarchy holding `dir` (the deepest mountpoint above it) and `dir` relative to it.
+fn locate<'a>(host: &'a Host, dir: &Path) -> Result<(&'a Mount, PathBuf), CgroupError> {
+    host.mounts
+        .iter()
+        .filter_map(|m| path::below(&m.mountpoint, dir).map(|rel| (m, rel)))
+        .max_by_key(|(m, _)| m.mountpoint.components().count())
+        .ok_or_else(|| CgroupError::Record { path: dir.into() })
+}
+
+fn read_own() -> Result<Vec<path::OwnCgroup>, CgroupError> {
+    let p = Path::new("/proc/self/cgroup");
+    let text = std::fs::read_to_string(p).map_err(|source| CgroupError::ReadProc {
+        path: p.into(),
+        source,
+    })?;
+    Ok(path::parse_own(&text))
+}
+
+/// The host's cgroup layout.
+pub fn host_kind() -> Result<HostKind, CgroupError> {
+    Ok(detect::detect()?.kind)
 }

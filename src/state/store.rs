@@ -22,6 +22,13 @@ pub struct CgroupRecord {
     pub path: String,
     /// The absolute directories, one per hierarchy, that hull creates and removes.
     pub dirs: Vec<PathBuf>,
+    /// Parent directories that did not exist before hull created them (deepest first);
+    /// removed again at delete if nothing else uses them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<PathBuf>,
+    /// Created with `--rootless`: cgroups hull may not write to were skipped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootless: bool,
 }
 
 /// Everything persisted about one container.
@@ -113,6 +120,7 @@ mod tests {
             cgroup: Some(CgroupRecord {
                 path: "/hull/a".into(),
                 dirs: vec!["/sys/fs/cgroup/pids/hull/a".into()],
+                ..Default::default()
             }),
             hooks: HooksConfig::default(),
             rootless: false,

@@ -1,9 +1,10 @@
 //! Thin wrappers for the syscalls that nix and rustix lack (clone3, close_range, mount_setattr,
-//! keyctl, ioprio_set, sched_setattr): the one home of raw `libc` calls and most `unsafe`.
+//! keyctl, ioprio_set, sched_setattr, bpf): the one home of raw `libc` calls and most `unsafe`.
 //!
 //! Each wrapper retries on EINTR where the call is restartable and reports failures as
 //! [`SysError`], which names the operation and, where there is one, the path.
 
+pub mod bpf;
 mod clone3;
 mod keyring;
 mod mount_attr;
