@@ -567,9 +567,3 @@ mod tests {
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
-
-impl crate::error::Kind for ConsoleError {
-    fn kind(&self) -> crate::error::ErrorKind {
-        crate::error::ErrorKind::Sys
-    }
-}

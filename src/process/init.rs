@@ -197,8 +197,7 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
         crate::sys::join_session_keyring(ctx.req.id).map_err(at("join session keyring"))?;
     }
     set_uts(cfg).map_err(at("set hostname"))?;
-    security::apply_process_attrs(&cfg.process, cfg.personality)
-        .map_err(at("process attributes"))?;
+    security::apply_personality(cfg.personality).map_err(at("linux.personality"))?;
     // Through the host's /proc/sys, which shows the namespaces of the writer: ours.
     crate::namespaces::apply_sysctls(&cfg.sysctl).map_err(at("sysctl"))?;
     let cgroup_path = ctx.req.cgroup.record().path;
@@ -281,7 +280,11 @@ fn in_user_namespace(ctx: &InitContext<'_>) -> bool {
 pub(super) fn wait_go(sock: &SyncSocket) -> Result<String, InitError> {
     match sock.recv()? {
         Msg::Go { state } => Ok(state),
-        other => Err(SyncError::Unexpected { expected: "Go", got: Box::new(other) }.into()),
+        other => Err(SyncError::Unexpected {
+            expected: "Go",
+            got: Box::new(other),
+        }
+        .into()),
     }
 }
 

@@ -45,6 +45,9 @@ pub enum ProcessError {
     /// A prestart or createRuntime hook failed.
     #[error(transparent)]
     Hook(#[from] HookError),
+    /// Limits or priorities could not be applied to the init.
+    #[error(transparent)]
+    Security(#[from] crate::security::SecurityError),
     /// Recording the pid in state.json failed.
     #[error(transparent)]
     State(#[from] StateError),
@@ -76,6 +79,7 @@ impl Kind for ProcessError {
             ProcessError::Cgroup(e) => e.kind(),
             ProcessError::Hook(e) => e.kind(),
             ProcessError::State(e) => e.kind(),
+            ProcessError::Security(e) => e.kind(),
             _ => ErrorKind::Sys,
         }
     }

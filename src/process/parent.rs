@@ -84,6 +84,8 @@ fn steps(
         .map(|s| s.start_time)
         .unwrap_or(0);
     record_pid(child.pid, start_time)?;
+    // From here, before the init runs anything: limits it could not set itself in a user ns.
+    crate::security::apply_limits(child.pid, &config.process)?;
     if !cloned_into_cgroup {
         req.cgroup.add_process(child.pid)?;
     }

@@ -190,6 +190,7 @@ fn drive(req: &ExecRequest<'_>, sock: &SyncSocket, bootstrap: i32) -> Result<Ini
         if let Some(cg) = req.cgroup {
             cg.add_process(pid)?;
         }
+        crate::security::apply_limits(pid, req.process)?;
         sock.send(&Msg::Go { state: "{}".into() })?;
         match recv(sock)? {
             Msg::Ready => {}

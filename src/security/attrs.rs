@@ -1,33 +1,33 @@
-//! Per-process attributes set while still privileged, before pivot_root: oomScoreAdj,
-//! ioPriority, scheduler and personality. Each error names the spec field.
+//! Per-process attributes: oomScoreAdj, ioPriority and the scheduler are set by hull on the
+//! init's pid (lowering oom_score_adj or choosing a realtime policy needs privileges the init
+//! lacks inside a new user namespace); personality is set by the init on itself. Each error
+//! names the spec field.
 
 use super::SecurityError;
 use nix::sys::personality::{self, Persona};
 use std::io::Write;
 
-/// Writes `value` to /proc/self/oom_score_adj. Runs before pivot_root, so /proc is the
-/// host's procfs; the file is opened without O_CREAT, so a missing /proc fails instead of
-/// creating a plain file.
-pub(super) fn set_oom_score_adj(value: i32) -> Result<(), SecurityError> {
+/// Writes `value` to /proc/<pid>/oom_score_adj (host procfs; opened without O_CREAT).
+pub(super) fn set_oom_score_adj(pid: i32, value: i32) -> Result<(), SecurityError> {
     std::fs::OpenOptions::new()
         .write(true)
-        .open("/proc/self/oom_score_adj")
+        .open(format!("/proc/{pid}/oom_score_adj"))
         .and_then(|mut f| f.write_all(value.to_string().as_bytes()))
         .map_err(|source| SecurityError::OomScoreAdj { value, source })
 }
 
-/// ioprio_set on the calling process.
-pub(super) fn set_io_priority(class: i32, level: i32) -> Result<(), SecurityError> {
-    crate::sys::ioprio_set(class, level).map_err(|source| SecurityError::IoPriority {
+/// ioprio_set on process `pid`.
+pub(super) fn set_io_priority(pid: i32, class: i32, level: i32) -> Result<(), SecurityError> {
+    crate::sys::ioprio_set(pid, class, level).map_err(|source| SecurityError::IoPriority {
         class,
         level,
         source,
     })
 }
 
-/// sched_setattr on the calling process.
-pub(super) fn set_scheduler(attr: crate::sys::SchedAttr) -> Result<(), SecurityError> {
-    crate::sys::sched_setattr(attr).map_err(|source| SecurityError::Scheduler {
+/// sched_setattr on process `pid`.
+pub(super) fn set_scheduler(pid: i32, attr: crate::sys::SchedAttr) -> Result<(), SecurityError> {
+    crate::sys::sched_setattr(pid, attr).map_err(|source| SecurityError::Scheduler {
         policy: attr.policy,
         source,
     })

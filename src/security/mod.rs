@@ -8,7 +8,7 @@ mod rlimits;
 mod user;
 
 use crate::error::{ErrorKind, Kind};
-use crate::spec::{ProcessConfig, Rlimit};
+use crate::spec::ProcessConfig;
 use std::io;
 
 pub use caps::{bounding_drops, CapPlan};
@@ -202,31 +202,27 @@ impl Kind for SecurityError {
     }
 }
 
-/// Applies `process.rlimits` to the calling process. Runs early in the init while still
-/// root in the host's view, so raising a hard limit above the caller's works.
-pub fn apply_rlimits(rlimits: &[Rlimit]) -> Result<(), SecurityError> {
-    rlimits.iter().try_for_each(rlimits::apply)
-}
-
-/// Attributes applied while still privileged, before the rootfs is entered: oomScoreAdj,
-/// ioPriority, scheduler, personality.
-pub fn apply_process_attrs(
-    p: &ProcessConfig,
-    personality: Option<u64>,
-) -> Result<(), SecurityError> {
+/// Applies, from hull, the limits and priorities of `process` to process `pid` (the init or
+/// an exec'd process, before it runs user code): rlimits, oomScoreAdj, ioPriority,
+/// scheduler. Done from outside because inside a new user namespace the process itself could
+/// not raise a hard limit, lower its oom_score_adj or pick a realtime policy.
+pub fn apply_limits(pid: i32, p: &ProcessConfig) -> Result<(), SecurityError> {
+    p.rlimits.iter().try_for_each(|r| rlimits::apply(pid, r))?;
     if let Some(value) = p.oom_score_adj {
-        attrs::set_oom_score_adj(value)?;
+        attrs::set_oom_score_adj(pid, value)?;
     }
     if let Some((class, level)) = p.io_priority {
-        attrs::set_io_priority(class, level)?;
+        attrs::set_io_priority(pid, class, level)?;
     }
     if let Some(attr) = p.scheduler {
-        attrs::set_scheduler(attr)?;
-    }
-    if let Some(persona) = personality {
-        attrs::set_personality(persona)?;
+        attrs::set_scheduler(pid, attr)?;
     }
     Ok(())
+}
+
+/// `linux.personality`, set by the init on itself (personality(2) has no pid argument).
+pub fn apply_personality(personality: Option<u64>) -> Result<(), SecurityError> {
+    personality.map_or(Ok(()), attrs::set_personality)
 }
 
 /// The privilege drop, in order: bounding set, groups/gid/uid, the other capability sets,
@@ -255,10 +251,4 @@ pub fn drop_privileges(p: &ProcessConfig, userns: bool) -> Result<(), SecurityEr
             .map_err(|e| SecurityError::NoNewPrivs { source: e.into() })?;
     }
     Ok(())
-}
-
-impl crate::error::Kind for SecurityError {
-    fn kind(&self) -> crate::error::ErrorKind {
-        crate::error::ErrorKind::Sys
-    }
 }

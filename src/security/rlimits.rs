@@ -1,9 +1,10 @@
 //! `process.rlimits`: resource numbers mapped to the kernel interface (pure, tested), then
-//! one setrlimit each (glibc implements it with prlimit64 on the calling process).
+//! one prlimit64 each on the target pid, set by hull from outside: inside a new user
+//! namespace the init could not raise a hard limit above hull's.
 
 use super::SecurityError;
 use crate::spec::Rlimit;
-use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::resource::Resource;
 
 /// Every resource the spec can name, with its RLIMIT_* name.
 const TABLE: [(Resource, &str); 16] = [
@@ -34,16 +35,16 @@ pub fn rlimit_name(resource: i32) -> Option<&'static str> {
     lookup(resource).map(|(_, name)| name)
 }
 
-/// Sets one limit on the calling process.
-pub(super) fn apply(r: &Rlimit) -> Result<(), SecurityError> {
-    let (resource, name) = lookup(r.resource).ok_or(SecurityError::UnknownRlimit {
+/// Sets one limit on process `pid`.
+pub(super) fn apply(pid: i32, r: &Rlimit) -> Result<(), SecurityError> {
+    let (_, name) = lookup(r.resource).ok_or(SecurityError::UnknownRlimit {
         resource: r.resource,
     })?;
-    setrlimit(resource, r.soft, r.hard).map_err(|e| SecurityError::Rlimit {
+    crate::sys::prlimit(pid, r.resource, r.soft, r.hard).map_err(|e| SecurityError::Rlimit {
         name,
         soft: r.soft,
         hard: r.hard,
-        source: e.into(),
+        source: e.source,
     })
 }
 
@@ -71,11 +72,14 @@ mod tests {
 
     #[test]
     fn unknown_resource_is_a_spec_error() {
-        let e = apply(&Rlimit {
-            resource: 77,
-            soft: 1,
-            hard: 1,
-        })
+        let e = apply(
+            0,
+            &Rlimit {
+                resource: 77,
+                soft: 1,
+                hard: 1,
+            },
+        )
         .unwrap_err();
         assert_eq!(e.to_string(), "process.rlimits: unknown resource 77");
         use crate::error::Kind;

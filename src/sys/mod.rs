@@ -13,7 +13,7 @@ mod proc_attr;
 pub use clone3::{clone3, CloneArgs, CloneResult};
 pub use keyring::join_session_keyring;
 pub use mount_attr::{mount_setattr, MountAttr};
-pub use proc_attr::{ioprio_set, sched_setattr, SchedAttr};
+pub use proc_attr::{ioprio_set, prlimit, sched_setattr, SchedAttr};
 
 use std::io;
 use std::path::PathBuf;
