@@ -11,25 +11,42 @@ use crate::spec::{defaults, Config, DeviceKind, DeviceNode};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, Uid};
 use rustix::io::Errno;
 use rustix::mount::OpenTreeFlags;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 /// Creates the device nodes and symlinks in the container's /dev.
 pub(super) fn populate(root: &Root, config: &Config, userns: bool) -> Result<(), RootfsError> {
     let defaults = defaults::default_devices();
     let nodes = plan::device_nodes(&defaults, &config.devices);
+    // Nearly every node sits right in /dev: resolve it once.
+    let (dev, _) = root.parent_dir(Path::new("/dev/null"), Follow::InRoot)?;
+    let owner = (rustix::process::geteuid(), rustix::process::getegid());
     // Nodes get exactly the configured mode; the umask is restored right after.
     let old = rustix::process::umask(Mode::empty());
-    let made = nodes.iter().try_for_each(|d| node(root, d, userns));
+    let made = nodes.iter().try_for_each(|d| {
+        let dir = if plan::in_dev(&d.path) {
+            None
+        } else {
+            Some(root.parent_dir(&d.path, Follow::InRoot)?.0)
+        };
+        node(root, dir.as_ref().unwrap_or(&dev), d, userns, owner)
+    });
     rustix::process::umask(old);
     made?;
     let devpts = plan::mounts_devpts(&config.mounts);
     // /proc is still the host's here: whether the kernel has kcore is the same question.
     let kcore = rustix::fs::access("/proc/kcore", rustix::fs::Access::EXISTS).is_ok();
-    let dev = root.open_dir(Path::new("/dev"))?;
     plan::dev_links(devpts, kcore).try_for_each(|l| link(&dev, l))
 }
 
-fn node(root: &Root, d: &DeviceNode, userns: bool) -> Result<(), RootfsError> {
+/// Makes one node in `dir` (its parent directory), or binds the host's.
+fn node(
+    root: &Root,
+    dir: &OwnedFd,
+    d: &DeviceNode,
+    userns: bool,
+    owner: (Uid, Gid),
+) -> Result<(), RootfsError> {
     let kind = match d.kind {
         DeviceKind::Char => FileType::CharacterDevice,
         DeviceKind::Block => FileType::BlockDevice,
@@ -39,9 +56,11 @@ fn node(root: &Root, d: &DeviceNode, userns: bool) -> Result<(), RootfsError> {
     if userns && kind != FileType::Fifo {
         return bind_host_node(root, d);
     }
-    let (dir, name) = root.parent_dir(&d.path, Follow::InRoot)?;
+    let Some(name) = d.path.file_name() else {
+        return Err(err(d, "mknodat", Errno::INVAL));
+    };
     let dev = rustix::fs::makedev(d.major as u32, d.minor as u32);
-    match rustix::fs::mknodat(&dir, name, kind, Mode::from_raw_mode(d.mode), dev) {
+    match rustix::fs::mknodat(dir, name, kind, Mode::from_raw_mode(d.mode), dev) {
         Ok(()) => {}
         // An existing node is kept, as runc does.
         Err(Errno::EXIST) => return Ok(()),
@@ -49,7 +68,10 @@ fn node(root: &Root, d: &DeviceNode, userns: bool) -> Result<(), RootfsError> {
         Err(e) => return Err(err(d, "mknodat", e)),
     }
     let (uid, gid) = (Uid::from_raw(d.uid), Gid::from_raw(d.gid));
-    rustix::fs::chownat(&dir, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
+    if (uid, gid) == owner {
+        return Ok(());
+    }
+    rustix::fs::chownat(dir, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| err(d, "fchownat", e))
 }
 

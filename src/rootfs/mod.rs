@@ -11,7 +11,8 @@
 //!    rbound onto itself: pivot_root needs a mount point whose parent is not shared.
 //! 3. `mounts` in config order: later entries may land inside earlier ones (/dev/pts in
 //!    /dev).
-//! 4. /dev nodes and symlinks after the mounts, so they land in the /dev tmpfs.
+//! 4. /dev nodes and symlinks after the mounts, so they land in the /dev tmpfs; then
+//!    `process.cwd` is created, while the root is still writable.
 //! 5. readonlyPaths and maskedPaths after every mount (they cover what the mounts made) and
 //!    before pivot_root, while the host's /dev/null is reachable for the masks.
 //! 6. pivot_root, then the read-only root last: everything above writes into the rootfs.
@@ -20,6 +21,7 @@ mod copyup;
 mod devices;
 mod error;
 mod flags;
+mod guard;
 mod mount;
 mod paths;
 mod pivot;
@@ -69,7 +71,8 @@ pub struct MountContext<'a> {
     pub userns: bool,
 }
 
-/// Propagation of `/`, the rootfs bind, every `mounts` entry, /dev nodes and symlinks.
+/// Propagation of `/`, the rootfs bind, every `mounts` entry, /dev nodes and symlinks, and
+/// the `process.cwd` directory.
 pub fn prepare(ctx: &MountContext<'_>) -> Result<(), RootfsError> {
     let config = ctx.config;
     let root = pivot::prepare_root(config)?;
@@ -85,7 +88,8 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<(), RootfsError> {
     if !plan::binds_dev(&config.mounts) {
         devices::populate(&root, config, ctx.userns)?;
     }
-    Ok(())
+    // Before `enter` can make the root read-only (runc also makes it before that remount).
+    root.mkdir_all(&config.process.cwd)
 }
 
 /// maskedPaths and readonlyPaths, applied inside the rootfs before pivot_root.

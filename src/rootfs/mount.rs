@@ -17,7 +17,8 @@
 
 use super::error::{io, Origin, RootfsError};
 use super::flags;
-use super::plan::{self, MountStep, Source, Step, PROC_MAGIC};
+use super::guard::{self, PROC_MAGIC};
+use super::plan::{MountStep, Source, Step};
 use super::root::{Follow, Root, Target};
 use crate::sys::MountAttr;
 use nix::mount::MsFlags;
@@ -44,14 +45,13 @@ fn mount(root: &Root, step: &MountStep<'_>) -> Result<(), RootfsError> {
     match step.source {
         Source::Bind { path, recursive } => bind(root, step, path, recursive),
         Source::Fs { .. } if step.flags.contains(MsFlags::MS_REMOUNT) => remount(root, step),
-        Source::Fs { .. } => match new_fs(root, step) {
-            Err(RootfsError::Mount { source, .. })
-                if step.fallback.is_some()
-                    && matches!(source.raw_os_error(), Some(libc::EPERM | libc::EBUSY)) =>
+        Source::Fs { .. } => match (new_fs(root, step), step.fallback) {
+            (Err(RootfsError::Mount { source, .. }), Some(host))
+                if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EBUSY)) =>
             {
-                bind(root, step, step.fallback.unwrap_or(Path::new("/")), true)
+                bind(root, step, host, true)
             }
-            other => other,
+            (result, _) => result,
         },
     }
 }
@@ -137,7 +137,7 @@ fn new_fs(root: &Root, step: &MountStep<'_>) -> Result<(), RootfsError> {
     for key in flags::sb_flags(step.flags, fstype) {
         set(key, None)?;
     }
-    if step.inherit_mode && !created {
+    if step.inherit_mode && !created && !flags::fs_params(data).any(|(k, _)| k == "mode") {
         let st = rustix::fs::fstat(&target).map_err(|e| fail(step, "fstat", e))?;
         set("mode", Some(&format!("{:o}", st.st_mode & 0o7777)))?;
     }
@@ -230,7 +230,7 @@ fn check_target(
     bind_source: Option<&OwnedFd>,
 ) -> Result<(), RootfsError> {
     let sfs = rustix::fs::fstatfs(target).map_err(|e| fail(step, "fstatfs", e))?;
-    let on_proc = plan::fs_type(&sfs) == PROC_MAGIC;
+    let on_proc = guard::fs_type(&sfs) == PROC_MAGIC;
     if !on_proc && step.follow != Follow::Never {
         return Ok(());
     }
@@ -244,12 +244,12 @@ fn check_target(
     let source_is_proc = match (&step.source, bind_source) {
         (Source::Fs { fstype, .. }, _) => *fstype == "proc",
         (Source::Bind { .. }, Some(tree)) => rustix::fs::fstatfs(tree)
-            .map(|s| plan::fs_type(&s) == PROC_MAGIC)
+            .map(|s| guard::fs_type(&s) == PROC_MAGIC)
             .unwrap_or(false),
         (Source::Bind { .. }, None) => false,
     };
     // The root of a procfs is always inode 1.
-    if plan::procfs_target_allowed(&step.dest, st.st_ino == 1, source_is_proc) {
+    if guard::procfs_target_allowed(&step.dest, st.st_ino == 1, source_is_proc) {
         Ok(())
     } else {
         Err(refuse(step, "the destination is inside procfs"))

@@ -6,8 +6,8 @@
 //! read-only empty tmpfs, so a container's /dev/null is never what hides a file.
 
 use super::error::{io, RootfsError};
+use super::guard;
 use super::mount::attach;
-use super::plan;
 use super::root::{Follow, Root};
 use crate::spec::Config;
 use crate::sys::MountAttr;
@@ -159,9 +159,9 @@ fn clone_of(fd: impl AsFd, recursive: bool) -> rustix::io::Result<OwnedFd> {
     rustix::mount::open_tree(fd, "", how)
 }
 
-/// A path under /proc or /sys must be on procfs or sysfs (see `plan::expected_fs`).
+/// A path under /proc or /sys must be on procfs or sysfs (see `guard::expected_fs`).
 fn check_fs(step: &'static str, path: &Path, target: &OwnedFd) -> Result<(), RootfsError> {
-    let Some((expected, magic)) = plan::expected_fs(path) else {
+    let Some((expected, magic)) = guard::expected_fs(path) else {
         return Ok(());
     };
     let sfs = rustix::fs::fstatfs(target).map_err(|e| RootfsError::Resolve {
@@ -169,7 +169,7 @@ fn check_fs(step: &'static str, path: &Path, target: &OwnedFd) -> Result<(), Roo
         syscall: "fstatfs",
         source: io(e),
     })?;
-    if plan::fs_type(&sfs) == magic {
+    if guard::fs_type(&sfs) == magic {
         Ok(())
     } else {
         Err(RootfsError::WrongFs {
