@@ -128,11 +128,11 @@ fn new_fs(root: &Root, step: &MountStep<'_>) -> Result<(), RootfsError> {
             Some(v) => rustix::mount::fsconfig_set_string(&fs, key, v),
             None => rustix::mount::fsconfig_set_flag(&fs, key),
         }
-        .map_err(|e| fsconfig_err(step, key, e))
+        .map_err(|e| fsconfig_err(step, &fs, key, e))
     };
     if let Some(src) = source {
         rustix::mount::fsconfig_set_string(&fs, "source", src)
-            .map_err(|e| fsconfig_err(step, "source", e))?;
+            .map_err(|e| fsconfig_err(step, &fs, "source", e))?;
     }
     for key in flags::sb_flags(step.flags, fstype) {
         set(key, None)?;
@@ -147,7 +147,7 @@ fn new_fs(root: &Root, step: &MountStep<'_>) -> Result<(), RootfsError> {
     if let Some(label) = step.label {
         set("context", Some(label))?;
     }
-    rustix::mount::fsconfig_create(&fs).map_err(|e| fail(step, "fsconfig create", e))?;
+    rustix::mount::fsconfig_create(&fs).map_err(|e| fsconfig_err(step, &fs, "create", e))?;
     let attr = MountAttrFlags::from_bits_retain(flags::fsmount_attr(step.flags) as u32);
     let mnt = rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attr)
         .map_err(|e| fail(step, "fsmount", e))?;
@@ -302,10 +302,22 @@ fn fail_io(step: &MountStep<'_>, syscall: &'static str, source: std::io::Error) 
     }
 }
 
-fn fsconfig_err(step: &MountStep<'_>, key: &str, e: Errno) -> RootfsError {
+/// An fsconfig failure, with the message the kernel logged on the fs context (e.g.
+/// `tmpfs: Bad value for 'size'`) when there is one.
+fn fsconfig_err(step: &MountStep<'_>, fs: &OwnedFd, key: &str, e: Errno) -> RootfsError {
+    let mut buf = [0u8; 256];
+    let said = match rustix::io::read(fs, &mut buf) {
+        Ok(n) if n > 2 => String::from_utf8_lossy(&buf[2..n]).trim_end().to_owned(),
+        _ => String::new(),
+    };
+    let what = if said.is_empty() {
+        format!("{} (option {key})", step.what())
+    } else {
+        format!("{} (option {key}: {said})", step.what())
+    };
     RootfsError::Mount {
         origin: step.origin,
-        what: format!("{} (option {key})", step.what()),
+        what,
         dest: step.dest.to_path_buf(),
         syscall: "fsconfig",
         source: io(e),

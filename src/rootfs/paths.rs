@@ -40,16 +40,16 @@ pub(super) fn protect(config: &Config) -> Result<(), RootfsError> {
 /// Binds the path onto itself (with what is mounted below it) and sets read-only on the
 /// new top mount only; mount_setattr sets just that bit, so the flags the kernel locked
 /// (nosuid, nodev, ...) stay as they are.
-fn readonly(root: &Root, path: &Path) -> Result<(), RootfsError> {
+fn readonly(root: &Root, unsafe_path: &Path) -> Result<(), RootfsError> {
     let fail = |syscall, e: Errno| RootfsError::Readonly {
-        path: path.to_owned(),
+        path: unsafe_path.to_owned(),
         syscall,
         source: io(e),
     };
-    let Some(target) = root.lookup(path, Follow::InRoot)? else {
+    let Some(target) = root.lookup(unsafe_path, Follow::InRoot)? else {
         return Ok(());
     };
-    check_fs("make read-only", path, &target)?;
+    check_fs("make read-only", unsafe_path, &target)?;
     let tree = clone_of(&target, true).map_err(|e| fail("open_tree", e))?;
     let ro = MountAttr {
         set: super::flags::attr::RDONLY,
@@ -57,7 +57,7 @@ fn readonly(root: &Root, path: &Path) -> Result<(), RootfsError> {
     };
     crate::sys::mount_setattr(&tree, Path::new(""), false, ro).map_err(|e| {
         RootfsError::Readonly {
-            path: path.to_owned(),
+            path: unsafe_path.to_owned(),
             syscall: "mount_setattr",
             source: e.source,
         }
@@ -75,16 +75,16 @@ struct Masks<'a> {
 }
 
 impl Masks<'_> {
-    fn mask(&mut self, root: &Root, path: &Path) -> Result<(), RootfsError> {
+    fn mask(&mut self, root: &Root, unsafe_path: &Path) -> Result<(), RootfsError> {
         let fail = |syscall, e: Errno| RootfsError::Mask {
-            path: path.to_owned(),
+            path: unsafe_path.to_owned(),
             syscall,
             source: io(e),
         };
-        let Some(target) = root.lookup(path, Follow::InRoot)? else {
+        let Some(target) = root.lookup(unsafe_path, Follow::InRoot)? else {
             return Ok(());
         };
-        check_fs("mask", path, &target)?;
+        check_fs("mask", unsafe_path, &target)?;
         let st = rustix::fs::fstat(&target).map_err(|e| fail("fstat", e))?;
         if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
             let null = self.null()?;
@@ -160,12 +160,12 @@ fn clone_of(fd: impl AsFd, recursive: bool) -> rustix::io::Result<OwnedFd> {
 }
 
 /// A path under /proc or /sys must be on procfs or sysfs (see `guard::expected_fs`).
-fn check_fs(step: &'static str, path: &Path, target: &OwnedFd) -> Result<(), RootfsError> {
-    let Some((expected, magic)) = guard::expected_fs(path) else {
+fn check_fs(step: &'static str, unsafe_path: &Path, target: &OwnedFd) -> Result<(), RootfsError> {
+    let Some((expected, magic)) = guard::expected_fs(unsafe_path) else {
         return Ok(());
     };
     let sfs = rustix::fs::fstatfs(target).map_err(|e| RootfsError::Resolve {
-        path: path.to_owned(),
+        path: unsafe_path.to_owned(),
         syscall: "fstatfs",
         source: io(e),
     })?;
@@ -174,7 +174,7 @@ fn check_fs(step: &'static str, path: &Path, target: &OwnedFd) -> Result<(), Roo
     } else {
         Err(RootfsError::WrongFs {
             step,
-            path: path.to_owned(),
+            path: unsafe_path.to_owned(),
             expected,
         })
     }
