@@ -22,6 +22,11 @@ impl fmt::Display for Origin {
 /// A failed rootfs step.
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
+    /// The config has no mount namespace: every mount would land in the host's.
+    #[error(
+        "linux.namespaces: no mount namespace; hull never mounts in the host's mount namespace"
+    )]
+    NoMountNamespace,
     /// A host directory used as a resolution root cannot be opened.
     #[error("open {}: {syscall}: {source}", path.display())]
     OpenRoot {
@@ -234,6 +239,7 @@ impl Kind for RootfsError {
             RootfsError::Refused { .. }
             | RootfsError::LockedFlags { .. }
             | RootfsError::NoCgroups { .. }
+            | RootfsError::NoMountNamespace
             | RootfsError::WrongFs { .. } => ErrorKind::BadSpec,
             _ => ErrorKind::Sys,
         }

@@ -4,7 +4,8 @@
 //! path goes through [`Root`]; every mount is made with the new mount API onto an fd
 //! (see `mount.rs` for why).
 //!
-//! Step order, with the reason each step is where it is:
+//! Step order, with the reason each step is where it is (`prepare` refuses to run without
+//! a mount namespace in the config, so nothing here can touch the host's mounts):
 //! 1. `/` gets `rootfsPropagation` first, so nothing hull mounts later propagates back to
 //!    the host (default rslave).
 //! 2. The mount holding the rootfs is made private when needed, *then* the rootfs is
@@ -75,6 +76,9 @@ pub struct MountContext<'a> {
 /// the `process.cwd` directory.
 pub fn prepare(ctx: &MountContext<'_>) -> Result<(), RootfsError> {
     let config = ctx.config;
+    if !config.has_namespace(NsKind::Mount) {
+        return Err(RootfsError::NoMountNamespace);
+    }
     let root = pivot::prepare_root(config)?;
     let env = plan::PlanEnv {
         userns: ctx.userns,

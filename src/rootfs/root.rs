@@ -132,19 +132,25 @@ impl Root {
             return Ok((fd, false));
         }
         let (parent, name) = self.parent_dir(unsafe_path, follow)?;
-        let created = match target {
-            Target::Dir => rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)),
-            Target::File => rustix::fs::openat(
-                &parent,
-                name,
-                OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o644),
-            )
-            .map(drop),
+        let (syscall, created) = match target {
+            Target::Dir => (
+                "mkdirat",
+                rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)),
+            ),
+            Target::File => (
+                "openat",
+                rustix::fs::openat(
+                    &parent,
+                    name,
+                    OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o644),
+                )
+                .map(drop),
+            ),
         };
         match created {
             Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(create_err(unsafe_path, "mkdirat/openat", e)),
+            Err(e) => return Err(create_err(unsafe_path, syscall, e)),
         }
         let fd = openat2(&parent, Path::new(name), O_PATH, FRESH)
             .map_err(|e| resolve_err(unsafe_path, e))?;
