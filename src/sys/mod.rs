@@ -8,11 +8,13 @@ pub mod bpf;
 mod clone3;
 mod keyring;
 mod mount_attr;
+mod mount_propagation;
 mod proc_attr;
 
 pub use clone3::{clone3, CloneArgs, CloneResult};
 pub use keyring::join_session_keyring;
 pub use mount_attr::{mount_setattr, MountAttr};
+pub use mount_propagation::set_propagation;
 pub use proc_attr::{ioprio_set, prlimit, sched_setattr, SchedAttr};
 
 use std::io;
