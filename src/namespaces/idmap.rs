@@ -1,4 +1,4 @@
-//! User namespace id maps: formatting (pure) and writing /proc/<pid>/{uid,gid}_map from the
+//! User namespace id maps: formatting (pure) and writing `/proc/<pid>/{uid`,gid}_map from the
 //! parent, which is privileged in the parent namespace, before the child goes on.
 
 use super::NsError;

@@ -119,6 +119,8 @@ pub struct InitContext<'a> {
     pub console: Option<OwnedFd>,
     /// Cloned directly by hull (not forked by a bootstrap): hull is its parent.
     pub direct: bool,
+    /// The container's cgroups, to show at a `cgroup` mount.
+    pub cgroup_views: &'a [rootfs::CgroupView],
 }
 
 impl<'a> InitContext<'a> {
@@ -130,6 +132,7 @@ impl<'a> InitContext<'a> {
         fifo: OwnedFd,
         console: Option<OwnedFd>,
         direct: bool,
+        cgroup_views: &'a [rootfs::CgroupView],
     ) -> Self {
         InitContext {
             req,
@@ -139,6 +142,7 @@ impl<'a> InitContext<'a> {
             fifo,
             console,
             direct,
+            cgroup_views,
         }
     }
 }
@@ -200,10 +204,9 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     security::apply_personality(cfg.personality).map_err(at("linux.personality"))?;
     // Through the host's /proc/sys, which shows the namespaces of the writer: ours.
     crate::namespaces::apply_sysctls(&cfg.sysctl).map_err(at("sysctl"))?;
-    let cgroup_path = ctx.req.cgroup.record().path;
     let mounts = MountContext {
         config: cfg,
-        cgroup_path: Some(&cgroup_path),
+        cgroups: ctx.cgroup_views,
         userns: in_user_namespace(ctx),
     };
     rootfs::prepare(&mounts).map_err(at("prepare rootfs"))?;

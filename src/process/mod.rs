@@ -130,6 +130,7 @@ pub fn spawn_init(
     let fifo = exec_fifo::create(req.state_dir)?;
     let cgroup_fd = req.cgroup.clone_into_fd();
     let plan = namespaces::plan(req.config, cgroup_fd.is_some());
+    let views = cgroup_views(req.cgroup);
     let into = if plan.staged {
         None
     } else {
@@ -143,7 +144,15 @@ pub fn spawn_init(
     match clone::clone_child(flags, into)? {
         Forked::Child => {
             drop(parent_sock);
-            let ctx = init::InitContext::new(&req, &plan, child_sock, fifo, console, !plan.staged);
+            let ctx = init::InitContext::new(
+                &req,
+                &plan,
+                child_sock,
+                fifo,
+                console,
+                !plan.staged,
+                &views,
+            );
             if plan.staged {
                 bootstrap::run(ctx)
             } else {
@@ -164,4 +173,32 @@ pub fn spawn_init(
             )
         }
     }
+}
+
+/// The container's cgroup hierarchies as the mount code shows them at /sys/fs/cgroup: on a
+/// unified host the one hierarchy goes at the destination itself, otherwise each one in a
+/// directory named like its host mountpoint (`cpu`, `memory`, `unified`, ...).
+fn cgroup_views(cgroup: &dyn Manager) -> Vec<crate::rootfs::CgroupView> {
+    use crate::cgroups::HierarchyFs;
+    use crate::rootfs::{CgroupFs, CgroupView};
+    let hierarchies = cgroup.hierarchies();
+    let unified_only = hierarchies.len() == 1 && matches!(hierarchies[0].fs, HierarchyFs::V2);
+    hierarchies
+        .into_iter()
+        .map(|h| CgroupView {
+            name: if unified_only {
+                String::new()
+            } else {
+                h.mountpoint
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            },
+            fs: match h.fs {
+                HierarchyFs::V1 { options } => CgroupFs::V1 { options },
+                HierarchyFs::V2 => CgroupFs::V2,
+            },
+            host_dir: h.dir,
+        })
+        .collect()
 }

@@ -1,9 +1,9 @@
-//! Reading /proc/<pid>/stat: whether a recorded init still exists (same start time, so a
+//! Reading `/proc/<pid>/stat`: whether a recorded init still exists (same start time, so a
 //! recycled pid is not mistaken for it) and is not a zombie.
 
 use std::fs;
 
-/// The fields of /proc/<pid>/stat hull needs.
+/// The fields of `/proc/<pid>/stat` hull needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
     /// Process state letter (R, S, D, Z, T, ...).
@@ -23,7 +23,7 @@ pub fn parse(text: &str) -> Option<ProcStat> {
     Some(ProcStat { state, start_time })
 }
 
-/// Reads /proc/<pid>/stat; None if the process does not exist.
+/// Reads `/proc/<pid>/stat`; None if the process does not exist.
 pub fn read(pid: i32) -> Option<ProcStat> {
     if pid <= 0 {
         return None;

@@ -112,7 +112,7 @@ impl NsKind {
         }
     }
 
-    /// The file name under /proc/<pid>/ns/.
+    /// The file name under `/proc/<pid>/ns/`.
     pub fn proc_name(self) -> &'static str {
         match self {
             NsKind::User => "user",
@@ -313,7 +313,7 @@ pub struct Rlimit {
 pub struct Hook {
     /// Absolute path of the executable.
     pub path: PathBuf,
-    /// argv, including argv[0]; defaults to the path.
+    /// argv, including `argv[0]`; defaults to the path.
     pub args: Vec<String>,
     /// Environment, `KEY=value`.
     pub env: Vec<String>,
