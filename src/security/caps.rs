@@ -117,13 +117,22 @@ pub(super) fn apply_sets(plan: &CapPlan) -> Result<(), SecurityError> {
         source: e.into(),
     })?;
     for cap in bits(plan.ambient) {
-        thread::configure_capability_in_ambient_set(one(cap), true).map_err(|e| {
-            SecurityError::Ambient {
-                op: "raise",
-                cap: cap_name(cap),
-                source: e.into(),
+        match thread::configure_capability_in_ambient_set(one(cap), true) {
+            Ok(()) => {}
+            // runc's behaviour: an ambient cap that is not also permitted and inheritable
+            // (runc's own default spec asks for exactly that) is a warning, not a failure.
+            Err(rustix::io::Errno::PERM) => crate::log::debug(&format!(
+                "process.capabilities.ambient: cannot raise {}: it is not both permitted and inheritable",
+                cap_name(cap)
+            )),
+            Err(e) => {
+                return Err(SecurityError::Ambient {
+                    op: "raise",
+                    cap: cap_name(cap),
+                    source: e.into(),
+                })
             }
-        })?;
+        }
     }
     Ok(())
 }
