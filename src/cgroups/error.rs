@@ -8,6 +8,14 @@ use std::path::PathBuf;
 /// A failed cgroup operation.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
+    /// Opening a `tasks` file or a cgroup2 dir for a new process, or the process writing
+    /// itself into it, failed.
+    #[error("join cgroup: {}", ErrText(.source))]
+    JoinSelf {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// /proc/self/mountinfo or /proc/self/cgroup could not be read.
     #[error("read {}: {}", .path.display(), ErrText(.source))]
     ReadProc {

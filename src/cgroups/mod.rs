@@ -5,7 +5,7 @@
 //!
 //! Order on the create path: `new` -> `record` (persisted before anything exists, so
 //! `delete --force` can always clean up) -> `create` -> `apply` -> `add_process` (or
-//! `clone_into_fd` for clone3). Applying before the init joins matters: the realtime budget
+//! `placement` for clone3 and the child). Applying before the init joins matters: the realtime budget
 //! must exist before an RT process joins, and the device rules before the container runs.
 
 mod detect;
@@ -21,6 +21,7 @@ mod v2;
 
 pub use detect::HostKind;
 pub use error::CgroupError;
+pub use node::join_self;
 
 use crate::state::CgroupRecord;
 use detect::{Host, Mount};
@@ -28,6 +29,30 @@ use nix::sys::signal::Signal;
 use node::{Layout, Node};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+/// How a new process gets into the container's cgroup.
+///
+/// Migrating a process by writing its pid to `cgroup.procs` takes the kernel's global
+/// threadgroup lock, whose write side waits for an RCU grace period: about 10 ms per create
+/// on a v1 host (runc and crun pay it). Instead, the cgroup2 directory (if any) is passed to
+/// clone3(CLONE_INTO_CGROUP), and each v1 hierarchy's `tasks` file is opened by hull and
+/// handed to the single-threaded child, which writes "0" (itself) to it: moving one thread,
+/// the caller, needs no global lock. The kernel checks the opener's credentials (hull's), so
+/// this works from inside a new user namespace too.
+#[derive(Debug, Default)]
+pub struct Placement {
+    /// An O_PATH fd of the cgroup2 directory, for CLONE_INTO_CGROUP.
+    pub clone_into: Option<OwnedFd>,
+    /// `tasks` files of the v1 hierarchies, open for writing.
+    pub tasks: Vec<OwnedFd>,
+}
+
+impl Placement {
+    /// Whether clone3 alone puts the child in every hierarchy.
+    pub fn complete_at_clone(&self) -> bool {
+        self.tasks.is_empty() && self.clone_into.is_some()
+    }
+}
 
 /// Which cgroup filesystem a hierarchy is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +100,9 @@ pub trait Manager {
     fn thaw(&self) -> Result<(), CgroupError>;
     /// Whether the cgroup is frozen.
     fn is_frozen(&self) -> Result<bool, CgroupError>;
-    /// On a unified host: an O_PATH fd of the cgroup2 directory, for CLONE_INTO_CGROUP.
-    fn clone_into_fd(&self) -> Option<OwnedFd>;
+    /// How a new process enters the cgroup without hull migrating it by pid (see
+    /// [`Placement`]); opened by hull before the fork.
+    fn placement(&self) -> Result<Placement, CgroupError>;
     /// Removes the cgroup directories (with sub-cgroups the container made) and the parents
     /// hull created if they are empty; absent ones are fine.
     fn destroy(&self) -> Result<(), CgroupError>;

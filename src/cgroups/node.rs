@@ -196,7 +196,41 @@ impl Layout {
     }
 }
 
-/// Moves a process into a cgroup directory.
+/// Moves the calling thread (the whole process: the create path is single-threaded) into
+/// each hierarchy whose `tasks` file is in `tasks` (see `Placement`).
+pub fn join_self(tasks: &[std::os::fd::OwnedFd]) -> Result<(), CgroupError> {
+    for fd in tasks {
+        rustix::io::write(fd, b"0").map_err(|e| CgroupError::JoinSelf { source: e.into() })?;
+    }
+    Ok(())
+}
+
+/// Opens the `tasks` file of `dir` for writing (by hull, for the child).
+pub fn open_tasks(dir: &Dir) -> Result<std::os::fd::OwnedFd, CgroupError> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::openat(
+        dir.fd(),
+        "tasks",
+        OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| CgroupError::JoinSelf { source: e.into() })
+}
+
+/// Opens `node`'s directory as an O_PATH fd for CLONE_INTO_CGROUP.
+pub fn open_clone_into(node: &Node) -> Result<std::os::fd::OwnedFd, CgroupError> {
+    use rustix::fs::{Mode, OFlags};
+    let dir = node.open()?;
+    rustix::fs::openat(
+        dir.fd(),
+        ".",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| CgroupError::JoinSelf { source: e.into() })
+}
+
+/// Writes `pid` to the directory's cgroup.procs.
 pub fn join(dir: &Dir, pid: i32) -> Result<(), CgroupError> {
     write_file(dir, "cgroup.procs", &pid.to_string())
 }

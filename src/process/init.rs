@@ -30,6 +30,9 @@ pub enum InitError {
     /// A namespace step failed.
     #[error(transparent)]
     Ns(#[from] NsError),
+    /// Joining the cgroup failed.
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
     /// A mount or rootfs step failed.
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
@@ -121,30 +124,8 @@ pub struct InitContext<'a> {
     pub direct: bool,
     /// The container's cgroups, to show at a `cgroup` mount.
     pub cgroup_views: &'a [rootfs::CgroupView],
-}
-
-impl<'a> InitContext<'a> {
-    /// Bundles what the child needs.
-    pub fn new(
-        req: &'a InitRequest<'a>,
-        plan: &'a NsPlan,
-        sock: SyncSocket,
-        fifo: OwnedFd,
-        console: Option<OwnedFd>,
-        direct: bool,
-        cgroup_views: &'a [rootfs::CgroupView],
-    ) -> Self {
-        InitContext {
-            req,
-            config: req.config,
-            plan,
-            sock,
-            fifo,
-            console,
-            direct,
-            cgroup_views,
-        }
-    }
+    /// v1 `tasks` files to write "0" to (see `cgroups::Placement`).
+    pub cgroup_tasks: &'a [OwnedFd],
 }
 
 /// Reports `err` to the parent and exits 1.
@@ -186,7 +167,9 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     if ctx.direct {
         set_parent_death_signal(true).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
     }
-    // sync: Go. The parent has mapped our user namespace and put us in our cgroup.
+    // Into the container's cgroup before anything else runs, so its limits cover all of it.
+    crate::cgroups::join_self(ctx.cgroup_tasks).map_err(at("join cgroup"))?;
+    // sync: Go. The parent has mapped our user namespace and applied our limits.
     let state = wait_go(&ctx.sock)
         .and_then(|json| parse_state(&json))
         .map_err(at("wait for parent"))?;

@@ -128,14 +128,11 @@ pub fn spawn_init(
     let console = req.console.take();
     let (parent_sock, child_sock) = sync::pair()?;
     let fifo = exec_fifo::create(req.state_dir)?;
-    let cgroup_fd = req.cgroup.clone_into_fd();
-    let plan = namespaces::plan(req.config, cgroup_fd.is_some());
+    let placement = req.cgroup.placement()?;
+    let plan = namespaces::plan(req.config, placement.complete_at_clone());
     let views = cgroup_views(req.cgroup);
-    let into = if plan.staged {
-        None
-    } else {
-        cgroup_fd.as_ref().map(|f| f.as_fd())
-    };
+    // A staged init is forked by the bootstrap and inherits its cgroup.
+    let into = placement.clone_into.as_ref().map(|f| f.as_fd());
     let flags = if plan.staged {
         nix::sched::CloneFlags::empty()
     } else {
@@ -144,15 +141,17 @@ pub fn spawn_init(
     match clone::clone_child(flags, into)? {
         Forked::Child => {
             drop(parent_sock);
-            let ctx = init::InitContext::new(
-                &req,
-                &plan,
-                child_sock,
+            let ctx = init::InitContext {
+                req: &req,
+                config: req.config,
+                plan: &plan,
+                sock: child_sock,
                 fifo,
                 console,
-                !plan.staged,
-                &views,
-            );
+                direct: !plan.staged,
+                cgroup_views: &views,
+                cgroup_tasks: &placement.tasks,
+            };
             if plan.staged {
                 bootstrap::run(ctx)
             } else {
@@ -161,16 +160,7 @@ pub fn spawn_init(
         }
         Forked::Parent { pid, pidfd } => {
             drop((child_sock, fifo, console));
-            let cloned_into_cgroup = into.is_some();
-            parent::drive(
-                &req,
-                &plan,
-                parent_sock,
-                pid,
-                pidfd,
-                cloned_into_cgroup,
-                record_pid,
-            )
+            parent::drive(&req, &plan, parent_sock, pid, pidfd, record_pid)
         }
     }
 }

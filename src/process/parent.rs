@@ -17,7 +17,6 @@ pub fn drive(
     sock: SyncSocket,
     pid: i32,
     pidfd: OwnedFd,
-    cloned_into_cgroup: bool,
     record_pid: &mut dyn FnMut(i32, u64) -> Result<(), StateError>,
 ) -> Result<Init, ProcessError> {
     let mut child = Child {
@@ -25,7 +24,7 @@ pub fn drive(
         pidfd,
         reaped: false,
     };
-    let result = steps(req, plan, &sock, &mut child, cloned_into_cgroup, record_pid);
+    let result = steps(req, plan, &sock, &mut child, record_pid);
     if result.is_err() {
         child.kill_and_reap();
     }
@@ -57,7 +56,6 @@ fn steps(
     plan: &NsPlan,
     sock: &SyncSocket,
     child: &mut Child,
-    cloned_into_cgroup: bool,
     record_pid: &mut dyn FnMut(i32, u64) -> Result<(), StateError>,
 ) -> Result<Init, ProcessError> {
     let config = req.config;
@@ -86,9 +84,6 @@ fn steps(
     record_pid(child.pid, start_time)?;
     // From here, before the init runs anything: limits it could not set itself in a user ns.
     crate::security::apply_limits(child.pid, &config.process)?;
-    if !cloned_into_cgroup {
-        req.cgroup.add_process(child.pid)?;
-    }
     let mut state = req.state.clone();
     state.pid = child.pid;
     let state_json = serde_json::to_string(&state).unwrap_or_default();

@@ -1,6 +1,8 @@
 //! state.json: what hull knows about a container between commands. Written atomically
-//! (temp file, fsync, rename) so a reader never sees half a file, and written *before* each
+//! (temp file + rename) so a reader never sees half a file, and written *before* each
 //! resource is created so `delete --force` can always finish what a crashed create began.
+//! No fsync: the state lives in /run (tmpfs) and means nothing after a reboot, and a sync
+//! costs milliseconds on every create where /run is on a disk.
 
 use super::status::Phase;
 use super::{io_err, StateError};
@@ -93,7 +95,6 @@ impl ContainerState {
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
         f.write_all(&json).map_err(io_err("write", &tmp))?;
-        f.sync_data().map_err(io_err("fsync", &tmp))?;
         fs::rename(&tmp, &path).map_err(io_err("rename", &path))
     }
 }

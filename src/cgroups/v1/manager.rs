@@ -4,14 +4,13 @@
 
 use super::{cpuset, devices, freezer, Facts};
 use crate::cgroups::fs::Dir;
-use crate::cgroups::node::{join, signal_all, Layout, Node};
+use crate::cgroups::node::{join, open_clone_into, open_tasks, signal_all, Layout, Node};
 use crate::cgroups::plan::{apply_write, warn_ignored};
-use crate::cgroups::{CgroupError, Hierarchy, Manager};
+use crate::cgroups::{CgroupError, Hierarchy, HierarchyFs, Manager, Placement};
 use crate::state::CgroupRecord;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
 use std::cell::Cell;
-use std::os::fd::OwnedFd;
 
 /// A container's cgroup on a legacy or hybrid host.
 #[derive(Debug)]
@@ -188,8 +187,15 @@ impl Manager for V1Manager {
         }
     }
 
-    fn clone_into_fd(&self) -> Option<OwnedFd> {
-        None
+    fn placement(&self) -> Result<Placement, CgroupError> {
+        let mut p = Placement::default();
+        for (_, n) in self.live() {
+            match n.mount.fs {
+                HierarchyFs::V2 => p.clone_into = Some(open_clone_into(n)?),
+                HierarchyFs::V1 { .. } => p.tasks.push(open_tasks(&n.open()?)?),
+            }
+        }
+        Ok(p)
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {

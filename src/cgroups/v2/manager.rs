@@ -5,16 +5,13 @@
 
 use super::{devices, freezer, io, Facts};
 use crate::cgroups::fs::{write_file, Dir};
-use crate::cgroups::node::{join, signal_all, Layout, Node};
+use crate::cgroups::node::{join, open_clone_into, signal_all, Layout, Node};
 use crate::cgroups::plan::{apply_write, warn_ignored, Write};
-use crate::cgroups::{CgroupError, Hierarchy, Manager};
+use crate::cgroups::{CgroupError, Hierarchy, Manager, Placement};
 use crate::state::CgroupRecord;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
-use rustix::fs::{Mode, OFlags};
 use std::cell::Cell;
-use std::os::fd::OwnedFd;
-use std::path::Path;
 
 /// A container's cgroup on a unified host.
 #[derive(Debug)]
@@ -203,15 +200,12 @@ impl Manager for V2Manager {
         }
     }
 
-    fn clone_into_fd(&self) -> Option<OwnedFd> {
-        let node = self.node()?;
-        let parent = Dir::open(
-            &node.mount.mountpoint,
-            node.rel.parent().unwrap_or(Path::new("")),
-        )
-        .ok()?;
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        rustix::fs::openat(parent.fd(), node.rel.file_name()?, flags, Mode::empty()).ok()
+    fn placement(&self) -> Result<Placement, CgroupError> {
+        let clone_into = self.node().map(open_clone_into).transpose()?;
+        Ok(Placement {
+            clone_into,
+            tasks: Vec::new(),
+        })
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
