@@ -40,6 +40,7 @@ impl Args {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             rootless: g.rootless(),
+            init: false,
         }
     }
 }

@@ -16,6 +16,9 @@ pub struct Args {
     /// detach from the container's process
     #[arg(long, short = 'd')]
     pub detach: bool,
+    /// run hull's built-in init as PID 1 (signal forwarding, zombie reaping)
+    #[arg(long)]
+    pub init: bool,
     /// do not delete the container after it exits
     #[arg(long)]
     pub keep: bool,
@@ -50,6 +53,7 @@ pub fn run(args: Args, g: &Globals) -> Result<i32, CliError> {
             no_new_keyring: args.no_new_keyring,
             preserve_fds: args.preserve_fds,
             rootless: g.rootless(),
+            init: args.init,
         },
         detach: args.detach,
         keep: args.keep,

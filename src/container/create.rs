@@ -30,13 +30,27 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Tolerate cgroup permission errors (`--rootless`).
     pub rootless: bool,
+    /// `run --init`: PID 1 is hull's built-in init.
+    pub init: bool,
 }
 
 /// Creates container `id`; returns its init, waiting on exec.fifo.
 pub fn create(root: &StateRoot, id: &str, opts: &CreateOptions) -> Result<Init, ContainerError> {
     crate::state::validate_id(id)?;
-    let config = spec::load(&opts.bundle)?;
+    let mut config = spec::load(&opts.bundle)?;
+    if opts.init {
+        if !config.creates_namespace(crate::spec::NsKind::Pid) {
+            return Err(ContainerError::BadOption(
+                "--init needs a new pid namespace",
+            ));
+        }
+        config.pid1 = true;
+    }
     check_console(&config, opts)?;
+    if config.exposes_runtime() {
+        // Before anything exists: the re-executed copy starts this create from the top.
+        crate::security::exe_seal::reexec_sealed().map_err(crate::process::ProcessError::from)?;
+    }
     let dir = root.create_dir(id)?;
     let lock = match Lock::acquire(&dir, id) {
         Ok(l) => l,

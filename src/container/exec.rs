@@ -54,6 +54,9 @@ pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, Conta
         });
     }
     let process = build_process(&container, opts)?;
+    // The tenant runs hull code inside the container's pid namespace, where the container's
+    // processes can see it: run from a sealed copy (CVE-2019-5736, see security::exe_seal).
+    crate::security::exe_seal::reexec_sealed().map_err(crate::process::ProcessError::from)?;
     let console = match (&opts.console_socket, process.terminal) {
         (Some(path), true) => Some(crate::console::connect(path)?),
         (None, true) => {

@@ -33,6 +33,9 @@ pub enum InitError {
     /// Joining the cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// The built-in init failed.
+    #[error(transparent)]
+    Pid1(#[from] crate::pid1::Pid1Error),
     /// A mount or rootfs step failed.
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
@@ -161,9 +164,8 @@ fn at<E: Into<InitError>>(op: &'static str) -> impl FnOnce(E) -> (&'static str, 
 
 fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     let cfg = ctx.config;
-    // Before anything else: nothing in the container may ptrace this process or open its
-    // /proc/<pid>/fd while it holds host fds (CVE-2016-9962).
-    set_dumpable(false).map_err(at("prctl(PR_SET_DUMPABLE)"))?;
+    // Non-dumpable from birth (hull set it before the fork): nothing in the container may
+    // ptrace this process or open its /proc/<pid>/{exe,fd} (CVE-2016-9962, CVE-2019-5736).
     if ctx.direct {
         set_parent_death_signal(true).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
     }
@@ -249,6 +251,10 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
         created.as_bytes(),
     )
     .map_err(at("startContainer hooks"))?;
+    if cfg.pid1 {
+        // PID 1 stays here, forwarding and reaping; only the child goes on to exec.
+        crate::pid1::fork_child().map_err(at("built-in init"))?;
+    }
     reset_signals().map_err(at("reset signals"))?;
     super::fds::seal(super::fds::listen_fds() + ctx.req.preserve_fds).map_err(at("close fds"))?;
     Err(("exec", exec.run()))
@@ -291,16 +297,6 @@ pub fn set_parent_death_signal(on: bool) -> Result<(), InitError> {
         op: "prctl(PR_SET_PDEATHSIG)",
         source: nix::Error::from_raw(e.raw_os_error()),
     })
-}
-
-pub(super) fn set_dumpable(on: bool) -> Result<(), InitError> {
-    use rustix::process::DumpableBehavior as D;
-    rustix::process::set_dumpable_behavior(if on { D::Dumpable } else { D::NotDumpable }).map_err(
-        |e| InitError::Sys {
-            op: "prctl(PR_SET_DUMPABLE)",
-            source: nix::Error::from_raw(e.raw_os_error()),
-        },
-    )
 }
 
 /// unshare(2) with the flags in the error.

@@ -126,6 +126,8 @@ pub fn spawn_init(
     record_pid: &mut dyn FnMut(i32, u64) -> Result<(), StateError>,
 ) -> Result<Init, ProcessError> {
     let console = req.console.take();
+    // Inherited by the child from birth: nothing in the container can open its /proc files.
+    crate::security::exe_seal::mark_non_dumpable()?;
     let (parent_sock, child_sock) = sync::pair()?;
     let fifo = exec_fifo::create(req.state_dir)?;
     let placement = req.cgroup.placement()?;

@@ -69,6 +69,8 @@ pub fn spawn_tenant(mut req: ExecRequest<'_>) -> Result<Init, ProcessError> {
     let namespaces = open_namespaces(req.init_pid)?;
     let userns = namespaces.iter().any(|(k, _)| *k == NsKind::User);
     let console = req.console.take();
+    // Inherited by the tenant from birth: nothing in the container can open its /proc files.
+    crate::security::exe_seal::mark_non_dumpable()?;
     let (parent_sock, child_sock) = sync::pair()?;
     match clone::clone_child(CloneFlags::empty(), None)? {
         Forked::Child => {
@@ -136,7 +138,6 @@ fn tenant(
     userns: bool,
 ) -> Step<std::convert::Infallible> {
     let p = req.process;
-    init::set_dumpable(false).map_err(at("prctl(PR_SET_DUMPABLE)"))?;
     // sync: Go
     init::wait_go(sock).map_err(at("wait for parent"))?;
     if userns {

@@ -4,6 +4,7 @@
 
 mod attrs;
 mod caps;
+pub mod exe_seal;
 mod rlimits;
 mod user;
 

@@ -56,6 +56,8 @@ pub struct Config {
     pub mount_label: Option<String>,
     /// `linux.personality` as the persona value for personality(2).
     pub personality: Option<u64>,
+    /// PID 1 is hull's built-in init (annotation `run.oci.hull.init=true` or `run --init`).
+    pub pid1: bool,
 }
 
 impl Config {
@@ -67,6 +69,13 @@ impl Config {
     /// Whether the container gets a namespace of this kind (new or joined).
     pub fn has_namespace(&self, kind: NsKind) -> bool {
         self.namespace(kind).is_some()
+    }
+
+    /// Whether hull code will run where other processes of the container can see it during
+    /// create: the built-in PID 1, or a pid namespace that is shared or absent. Then hull
+    /// re-executes from a sealed copy first (CVE-2019-5736, see `security::exe_seal`).
+    pub fn exposes_runtime(&self) -> bool {
+        self.pid1 || !self.creates_namespace(NsKind::Pid)
     }
 
     /// Whether the container creates a new namespace of this kind (listed without a path).

@@ -76,6 +76,11 @@ pub fn to_config(spec: oci::Spec, bundle: PathBuf) -> Result<Config, SpecError> 
             oci::LinuxPersonalityDomain::PerLinux32 => 0x0008,
             oci::LinuxPersonalityDomain::PerLinux => 0x0000,
         }),
+        pid1: spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(crate::pid1::ANNOTATION))
+            .is_some_and(|v| v == "true"),
         bundle,
     })
 }

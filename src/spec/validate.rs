@@ -22,6 +22,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("sysctl", sysctl),
     ("cgroups path", cgroups_path),
     ("hooks", hooks),
+    ("built-in init", builtin_init),
     ("unsupported", unsupported),
 ];
 
@@ -469,6 +470,23 @@ fn hooks(spec: &oci::Spec) -> Result<(), SpecError> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The built-in init must be PID 1 of its own pid namespace to reap orphans.
+fn builtin_init(spec: &oci::Spec) -> Result<(), SpecError> {
+    let on = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(crate::pid1::ANNOTATION))
+        .is_some_and(|v| v == "true");
+    if on && !new_ns(spec, oci::LinuxNamespaceType::Pid) {
+        let field = format!("annotations.{}", crate::pid1::ANNOTATION);
+        return Err(SpecError::invalid(
+            field,
+            "the built-in init needs a new pid namespace",
+        ));
     }
     Ok(())
 }

@@ -94,3 +94,13 @@ pub fn cloexec_from(first: u32) -> Result<(), SysError> {
     })
     .map(|_| ())
 }
+
+/// Closes every fd from `first` upwards (close_range). Used by the long-lived built-in PID 1,
+/// which must hold nothing of hull's.
+pub fn close_from(first: u32) {
+    // SAFETY: close_range only closes fds of this process; the caller owns none above
+    // `first` that it still uses (they are all dropped by the exit that follows).
+    unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, 0);
+    }
+}
