@@ -9,6 +9,7 @@ use crate::spec::{self, Config};
 use crate::state::{ContainerState, Lock, OciState, Phase, StateRoot, Status};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -36,6 +37,17 @@ pub struct CreateOptions {
 
 /// Creates container `id`; returns its init, waiting on exec.fifo.
 pub fn create(root: &StateRoot, id: &str, opts: &CreateOptions) -> Result<Init, ContainerError> {
+    create_with_console(root, id, opts, None)
+}
+
+/// [`create`] with an already connected console socket (the foreground terminal bridge)
+/// instead of `--console-socket`.
+pub fn create_with_console(
+    root: &StateRoot,
+    id: &str,
+    opts: &CreateOptions,
+    console: Option<OwnedFd>,
+) -> Result<Init, ContainerError> {
     crate::state::validate_id(id)?;
     let mut config = spec::load(&opts.bundle)?;
     if opts.init {
@@ -46,7 +58,7 @@ pub fn create(root: &StateRoot, id: &str, opts: &CreateOptions) -> Result<Init, 
         }
         config.pid1 = true;
     }
-    check_console(&config, opts)?;
+    check_console(&config, opts, console.is_some())?;
     if config.exposes_runtime() {
         // Before anything exists: the re-executed copy starts this create from the top.
         crate::security::exe_seal::reexec_sealed().map_err(crate::process::ProcessError::from)?;
@@ -70,7 +82,17 @@ pub fn create(root: &StateRoot, id: &str, opts: &CreateOptions) -> Result<Init, 
     let result = state
         .write(&dir)
         .map_err(ContainerError::from)
-        .and_then(|()| build(&dir, id, &config, opts, cgroup.as_ref(), &mut state));
+        .and_then(|()| {
+            build(
+                &dir,
+                id,
+                &config,
+                opts,
+                console,
+                cgroup.as_ref(),
+                &mut state,
+            )
+        });
     match result {
         Ok(init) => {
             drop(lock);
@@ -91,8 +113,13 @@ pub fn create(root: &StateRoot, id: &str, opts: &CreateOptions) -> Result<Init, 
     }
 }
 
-fn check_console(config: &Config, opts: &CreateOptions) -> Result<(), ContainerError> {
+fn check_console(
+    config: &Config,
+    opts: &CreateOptions,
+    bridged: bool,
+) -> Result<(), ContainerError> {
     match (config.process.terminal, &opts.console_socket) {
+        (true, None) if bridged => Ok(()),
         (true, None) => Err(ContainerError::BadOption(
             "process.terminal is set: a console socket (--console-socket) is required",
         )),
@@ -131,6 +158,7 @@ fn build(
     id: &str,
     config: &Config,
     opts: &CreateOptions,
+    console: Option<OwnedFd>,
     cgroup: &dyn Manager,
     state: &mut ContainerState,
 ) -> Result<Init, ContainerError> {
@@ -138,9 +166,9 @@ fn build(
     if let Some(resources) = &config.resources {
         cgroup.apply(resources)?;
     }
-    let console = match &opts.console_socket {
-        Some(path) => Some(crate::console::connect(path)?),
-        None => None,
+    let console = match (&opts.console_socket, console) {
+        (Some(path), _) => Some(crate::console::connect(path)?),
+        (None, bridged) => bridged,
     };
     let oci = OciState {
         oci_version: config.oci_version.clone(),

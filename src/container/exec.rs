@@ -57,10 +57,19 @@ pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, Conta
     // The tenant runs hull code inside the container's pid namespace, where the container's
     // processes can see it: run from a sealed copy (CVE-2019-5736, see security::exe_seal).
     crate::security::exe_seal::reexec_sealed().map_err(crate::process::ProcessError::from)?;
+    let mut ours = None;
     let console = match (&opts.console_socket, process.terminal) {
         (Some(path), true) => Some(crate::console::connect(path)?),
+        (None, true) if opts.detach => {
+            return Err(ContainerError::BadOption(
+                "--tty with --detach needs --console-socket",
+            ));
+        }
         (None, true) => {
-            return Err(ContainerError::BadOption("--tty needs --console-socket"));
+            // Foreground without a console socket: hull's own terminal is the console.
+            let (a, b) = super::terminal::console_pair()?;
+            ours = Some(a);
+            Some(b)
         }
         (Some(_), false) => {
             return Err(ContainerError::BadOption(
@@ -90,8 +99,12 @@ pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, Conta
     if let Some(path) = &opts.pid_file {
         super::create::write_pid_file(path, proc.pid)?;
     }
+    let mut bridge = ours
+        .as_ref()
+        .map(super::terminal::Bridge::receive)
+        .transpose()?;
     match fg {
-        Some(fg) => fg.wait(proc.pid, &proc.pidfd),
+        Some(fg) => fg.wait(proc.pid, &proc.pidfd, bridge.as_mut()),
         None => Ok(0),
     }
 }

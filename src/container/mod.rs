@@ -10,6 +10,7 @@ mod kill;
 mod run;
 pub mod signals;
 mod start;
+mod terminal;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
