@@ -4,6 +4,8 @@
 
 mod support;
 
+mod exec;
 mod fixtures;
 mod harness;
 mod lifecycle;
+mod pid1;

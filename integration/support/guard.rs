@@ -143,6 +143,11 @@ impl Container {
         self.foreground = Some(sp);
     }
 
+    /// The pid of the foreground `run` started by [`Container::spawn_run`], to signal it.
+    pub fn foreground_pid(&self) -> Option<i32> {
+        self.foreground.as_ref().map(|sp| sp.id() as i32)
+    }
+
     /// Waits for the foreground `run` started by [`Container::spawn_run`].
     pub fn wait_run(&mut self) -> Output {
         let sp = self

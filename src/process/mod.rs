@@ -55,7 +55,7 @@ pub enum ProcessError {
     #[error(transparent)]
     Sys(#[from] SysError),
     /// A step inside the container failed; the init reported it and exited.
-    #[error("{context}")]
+    #[error("{op}: {context}")]
     Child {
         /// The step that failed.
         op: String,

@@ -71,6 +71,11 @@ pub fn spawn_tenant(mut req: ExecRequest<'_>) -> Result<Init, ProcessError> {
     let console = req.console.take();
     // Inherited by the tenant from birth: nothing in the container can open its /proc files.
     crate::security::exe_seal::mark_non_dumpable()?;
+    // The tenant is our grandchild; as its reaper we can collect it if setup fails, instead
+    // of leaving a zombie for the container's init (which may never reap).
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).map_err(|e| {
+        crate::sys::SysError::from_errno("prctl(PR_SET_CHILD_SUBREAPER)", e.raw_os_error())
+    })?;
     let (parent_sock, child_sock) = sync::pair()?;
     match clone::clone_child(CloneFlags::empty(), None)? {
         Forked::Child => {
@@ -219,6 +224,7 @@ fn drive(req: &ExecRequest<'_>, sock: &SyncSocket, bootstrap: i32) -> Result<Ini
     })();
     if let Err(e) = result {
         let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
         return Err(e);
     }
     let start_time = super::stat::read(pid).map(|s| s.start_time).unwrap_or(0);
