@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Startup benchmark: one hyperfine run timing `<runtime> run` of a /bin/true container, to
 # exit, for hull, runc and crun on the same bundle, then the means and the ratios hull/runc
-# and hull/crun.
+# and hull/crun. With --exec: the latency of `<runtime> exec <id> /bin/true` into a running
+# container of each runtime instead.
 #
-# Usage: bash hack/bench.sh [--quick] [--runtimes hull,runc,crun]
+# Usage: bash hack/bench.sh [--quick] [--exec] [--runtimes hull,runc,crun]
 #
 # Everything runs in one private mount namespace (`unshare -m`) in which
 # /sys/fs/cgroup/unified is unmounted: crun 1.8 refuses this hybrid cgroup layout otherwise,
@@ -20,12 +21,14 @@ usage() {
 }
 
 quick=0
+exec_mode=0
 runtimes=hull,runc,crun
 inner=0
 work=
 while (($#)); do
 	case $1 in
 	--quick) quick=1 ;;
+	--exec) exec_mode=1 ;;
 	--runtimes) runtimes=${2:?--runtimes needs a list}; shift ;;
 	--runtimes=*) runtimes=${1#*=} ;;
 	--inner) inner=1; work=${2:?}; shift ;;
@@ -64,12 +67,22 @@ if ((inner)); then
 			exit 1
 		fi
 	done
-	cp "$bundle/true.json" "$bundle/config.json"
 	cmds=()
-	for rt in "${rts[@]}"; do
-		bin=$(binary_of "$rt")
-		cmds+=(--command-name "$rt" "$bin --root $work/state-$rt run --bundle $bundle bench-$rt-\$\$")
-	done
+	if ((exec_mode)); then
+		# One long-running container per runtime; each timed run execs /bin/true into it.
+		cp "$bundle/sleep.json" "$bundle/config.json"
+		for rt in "${rts[@]}"; do
+			bin=$(binary_of "$rt")
+			"$bin" --root "$work/state-$rt" run --detach --bundle "$bundle" "bench-$rt-exec"
+			cmds+=(--command-name "$rt" "$bin --root $work/state-$rt exec bench-$rt-exec /bin/true")
+		done
+	else
+		cp "$bundle/true.json" "$bundle/config.json"
+		for rt in "${rts[@]}"; do
+			bin=$(binary_of "$rt")
+			cmds+=(--command-name "$rt" "$bin --root $work/state-$rt run --bundle $bundle bench-$rt-\$\$")
+		done
+	fi
 	if ((quick)); then
 		runs=(--warmup 2 --runs 10)
 	else
@@ -111,13 +124,19 @@ mkdir "$work/bundle"
 cp -a "$rootfs" "$work/bundle/rootfs"
 jq '.process.args = ["/bin/true"]' bundle-fixtures/base.json >"$work/bundle/true.json"
 jq '.process.args = ["echo", "bench-check-ok"]' bundle-fixtures/base.json >"$work/bundle/check.json"
+jq '.process.args = ["sleep", "100000"]' bundle-fixtures/base.json >"$work/bundle/sleep.json"
 
 args=(--inner "$work" --runtimes "$runtimes")
 ((quick)) && args+=(--quick)
+((exec_mode)) && args+=(--exec)
 unshare --mount --propagation private bash "${BASH_SOURCE[0]}" "${args[@]}"
 
 echo
-echo "mean startup-to-exit time of a /bin/true container:"
+if ((exec_mode)); then
+	echo "mean latency of exec /bin/true into a running container:"
+else
+	echo "mean startup-to-exit time of a /bin/true container:"
+fi
 jq -r '.results[] | "  \(.command)\t\(.mean * 1000 * 100 | round / 100) ms ± \(.stddev * 1000 * 100 | round / 100) ms"' \
 	"$work/result.json"
 mean() { jq -r --arg c "$1" '.results[] | select(.command == $c) | .mean' "$work/result.json"; }

@@ -27,7 +27,7 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 /// What `exec` needs.
@@ -77,10 +77,24 @@ pub fn spawn_tenant(mut req: ExecRequest<'_>) -> Result<Init, ProcessError> {
         crate::sys::SysError::from_errno("prctl(PR_SET_CHILD_SUBREAPER)", e.raw_os_error())
     })?;
     let (parent_sock, child_sock) = sync::pair()?;
-    match clone::clone_child(CloneFlags::empty(), None)? {
+    // As for the init: cgroup2 by CLONE_INTO_CGROUP, v1 by the tenant writing "0" to tasks
+    // files opened here (see cgroups::Placement).
+    let placement = match req.cgroup {
+        Some(cg) => cg.placement()?,
+        None => Default::default(),
+    };
+    let into = placement.clone_into.as_ref().map(AsFd::as_fd);
+    match clone::clone_child(CloneFlags::empty(), into)? {
         Forked::Child => {
             drop(parent_sock);
-            bootstrap(&req, &namespaces, child_sock, console, userns)
+            bootstrap(
+                &req,
+                &namespaces,
+                child_sock,
+                console,
+                userns,
+                &placement.tasks,
+            )
         }
         Forked::Parent { pid, pidfd } => {
             drop((child_sock, console, namespaces));
@@ -100,6 +114,7 @@ fn bootstrap(
     sock: SyncSocket,
     console: Option<OwnedFd>,
     userns: bool,
+    tasks: &[OwnedFd],
 ) -> ! {
     let joined = namespaces.iter().try_for_each(|(kind, file)| {
         nix::sched::setns(file, kind.clone_flag()).map_err(|source| InitError::Sys {
@@ -112,7 +127,7 @@ fn bootstrap(
     }
     // SAFETY: single-threaded process; the child only runs the tenant script.
     match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => match tenant(req, &sock, console, userns) {
+        Ok(ForkResult::Child) => match tenant(req, &sock, console, userns, tasks) {
             Ok(never) => match never {},
             Err((op, e)) => init::report(&sock, op, e),
         },
@@ -141,8 +156,10 @@ fn tenant(
     sock: &SyncSocket,
     console: Option<OwnedFd>,
     userns: bool,
+    tasks: &[OwnedFd],
 ) -> Step<std::convert::Infallible> {
     let p = req.process;
+    crate::cgroups::join_self(tasks).map_err(at("join cgroup"))?;
     // sync: Go
     init::wait_go(sock).map_err(at("wait for parent"))?;
     if userns {
@@ -193,9 +210,6 @@ fn drive(req: &ExecRequest<'_>, sock: &SyncSocket, bootstrap: i32) -> Result<Ini
             status: "exec process vanished".into(),
         })?;
     let result = (|| {
-        if let Some(cg) = req.cgroup {
-            cg.add_process(pid)?;
-        }
         crate::security::apply_limits(pid, req.process)?;
         sock.send(&Msg::Go { state: "{}".into() })?;
         match recv(sock)? {
