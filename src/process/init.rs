@@ -33,6 +33,9 @@ pub enum InitError {
     /// Joining the cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// The seccomp filter could not be installed or handed over.
+    #[error(transparent)]
+    Seccomp(#[from] crate::security::seccomp::SeccompError),
     /// The built-in init failed.
     #[error(transparent)]
     Pid1(#[from] crate::pid1::Pid1Error),
@@ -129,6 +132,8 @@ pub struct InitContext<'a> {
     pub cgroup_views: &'a [rootfs::CgroupView],
     /// v1 `tasks` files to write "0" to (see `cgroups::Placement`).
     pub cgroup_tasks: &'a [OwnedFd],
+    /// The compiled `linux.seccomp` filter.
+    pub seccomp: Option<&'a crate::security::seccomp::Filter>,
 }
 
 /// Reports `err` to the parent and exits 1.
@@ -223,8 +228,17 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     }
     let cwd = open_cwd(cfg).map_err(at("process.cwd"))?;
     let early_chdir = nix::unistd::fchdir(&cwd);
+    let (seccomp_now, seccomp_late) = seccomp_timing(ctx);
+    if !cfg.process.no_new_privileges {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop.
+        install_seccomp(ctx, seccomp_now).map_err(at("linux.seccomp"))?;
+    }
     security::drop_privileges(&cfg.process, in_user_namespace(ctx))
         .map_err(at("drop privileges"))?;
+    if cfg.process.no_new_privileges {
+        // A filter with a notify listener must be handed over while hull still waits.
+        install_seccomp(ctx, seccomp_now).map_err(at("linux.seccomp"))?;
+    }
     if early_chdir.is_err() {
         // A cwd only the container user can enter (root squash): retry as that user.
         nix::unistd::fchdir(&cwd).map_err(|source| {
@@ -251,13 +265,49 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
         created.as_bytes(),
     )
     .map_err(at("startContainer hooks"))?;
+    super::fds::seal(super::fds::listen_fds() + ctx.req.preserve_fds).map_err(at("close fds"))?;
+    // Last, so the filter constrains as little of hull's own setup as possible (it also binds
+    // the built-in init).
+    install_seccomp(ctx, seccomp_late).map_err(at("linux.seccomp"))?;
     if cfg.pid1 {
         // PID 1 stays here, forwarding and reaping; only the child goes on to exec.
         crate::pid1::fork_child().map_err(at("built-in init"))?;
     }
     reset_signals().map_err(at("reset signals"))?;
-    super::fds::seal(super::fds::listen_fds() + ctx.req.preserve_fds).map_err(at("close fds"))?;
     Err(("exec", exec.run()))
+}
+
+/// When the filter goes in: `(before Ready, right before execve)`. Right before execve unless
+/// it must be loaded while privileged (no no_new_privs) or its notify fd must reach hull.
+fn seccomp_timing<'a>(
+    ctx: &InitContext<'a>,
+) -> (
+    Option<&'a crate::security::seccomp::Filter>,
+    Option<&'a crate::security::seccomp::Filter>,
+) {
+    let Some(f) = ctx.seccomp else {
+        return (None, None);
+    };
+    if !ctx.config.process.no_new_privileges || f.listener.is_some() {
+        (Some(f), None)
+    } else {
+        (None, Some(f))
+    }
+}
+
+/// Installs `filter` (if any) and hands its notify fd to hull.
+pub(super) fn install_seccomp(
+    ctx: &InitContext<'_>,
+    filter: Option<&crate::security::seccomp::Filter>,
+) -> Result<(), InitError> {
+    let Some(filter) = filter else { return Ok(()) };
+    if let Some(fd) = crate::security::seccomp::install(filter)? {
+        // sync: SeccompFd / SeccompDone
+        ctx.sock
+            .send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&fd))?;
+        ctx.sock.expect(&Msg::SeccompDone, "SeccompDone")?;
+    }
+    Ok(())
 }
 
 pub(super) fn sys_io(op: &'static str, e: std::io::Error) -> InitError {

@@ -45,6 +45,9 @@ pub enum ProcessError {
     /// A prestart or createRuntime hook failed.
     #[error(transparent)]
     Hook(#[from] HookError),
+    /// The seccomp filter could not be compiled or handed to its listener.
+    #[error(transparent)]
+    Seccomp(#[from] crate::security::seccomp::SeccompError),
     /// Limits or priorities could not be applied to the init.
     #[error(transparent)]
     Security(#[from] crate::security::SecurityError),
@@ -80,6 +83,7 @@ impl Kind for ProcessError {
             ProcessError::Hook(e) => e.kind(),
             ProcessError::State(e) => e.kind(),
             ProcessError::Security(e) => e.kind(),
+            ProcessError::Seccomp(e) => e.kind(),
             _ => ErrorKind::Sys,
         }
     }
@@ -131,6 +135,12 @@ pub fn spawn_init(
     let (parent_sock, child_sock) = sync::pair()?;
     let fifo = exec_fifo::create(req.state_dir)?;
     let placement = req.cgroup.placement()?;
+    let seccomp = req
+        .config
+        .seccomp
+        .as_ref()
+        .map(crate::security::seccomp::compile)
+        .transpose()?;
     let plan = namespaces::plan(req.config, placement.complete_at_clone());
     let views = cgroup_views(req.cgroup);
     // A staged init is forked by the bootstrap and inherits its cgroup.
@@ -153,6 +163,7 @@ pub fn spawn_init(
                 direct: !plan.staged,
                 cgroup_views: &views,
                 cgroup_tasks: &placement.tasks,
+                seccomp: seccomp.as_ref(),
             };
             if plan.staged {
                 bootstrap::run(ctx)
@@ -162,7 +173,15 @@ pub fn spawn_init(
         }
         Forked::Parent { pid, pidfd } => {
             drop((child_sock, fifo, console));
-            parent::drive(&req, &plan, parent_sock, pid, pidfd, record_pid)
+            parent::drive(
+                &req,
+                seccomp.as_ref(),
+                &plan,
+                parent_sock,
+                pid,
+                pidfd,
+                record_pid,
+            )
         }
     }
 }

@@ -13,6 +13,7 @@ use std::os::fd::OwnedFd;
 /// Drives the cloned child (`pid`: the init, or the bootstrap when `plan.staged`).
 pub fn drive(
     req: &InitRequest<'_>,
+    seccomp: Option<&crate::security::seccomp::Filter>,
     plan: &NsPlan,
     sock: SyncSocket,
     pid: i32,
@@ -24,7 +25,7 @@ pub fn drive(
         pidfd,
         reaped: false,
     };
-    let result = steps(req, plan, &sock, &mut child, record_pid);
+    let result = steps(req, seccomp, plan, &sock, &mut child, record_pid);
     if result.is_err() {
         child.kill_and_reap();
     }
@@ -53,6 +54,7 @@ impl Child {
 
 fn steps(
     req: &InitRequest<'_>,
+    seccomp: Option<&crate::security::seccomp::Filter>,
     plan: &NsPlan,
     sock: &SyncSocket,
     child: &mut Child,
@@ -103,8 +105,8 @@ fn steps(
         )?;
         sock.send(&Msg::HooksDone)?;
     }
-    // sync: Ready
-    expect(sock, child, &Msg::Ready, "Ready")?;
+    // sync: [SeccompFd / SeccompDone], Ready
+    wait_ready(sock, child, seccomp, &state)?;
     let pidfd = child.pidfd.try_clone().map_err(|e| {
         crate::sys::SysError::from_errno("dup pidfd", e.raw_os_error().unwrap_or(0))
     })?;
@@ -115,6 +117,43 @@ fn steps(
         pidfd,
         start_time,
     })
+}
+
+/// Waits for Ready, handing a seccomp notify fd to its listener on the way.
+fn wait_ready(
+    sock: &SyncSocket,
+    child: &mut Child,
+    seccomp: Option<&crate::security::seccomp::Filter>,
+    state: &crate::state::OciState,
+) -> Result<(), ProcessError> {
+    loop {
+        let (msg, fd) = match sock.recv_fd() {
+            Ok(x) => x,
+            Err(super::sync::SyncError::Eof) => {
+                return Err(ProcessError::ChildDied {
+                    status: exit_status(child),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match (msg, fd, seccomp.and_then(|f| f.listener.as_ref())) {
+            (Msg::Ready, _, _) => return Ok(()),
+            (Msg::SeccompFd, Some(fd), Some(listener)) => {
+                crate::security::seccomp::send_to_listener(listener, &fd, child.pid, state)?;
+                sock.send(&Msg::SeccompDone)?;
+            }
+            (Msg::Error { errno, op, context }, _, _) => {
+                return Err(ProcessError::Child { op, errno, context })
+            }
+            (other, _, _) => {
+                return Err(super::sync::SyncError::Unexpected {
+                    expected: "Ready",
+                    got: Box::new(other),
+                }
+                .into())
+            }
+        }
+    }
 }
 
 /// Answers the bootstrap until it reports the init's pid.

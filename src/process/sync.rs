@@ -60,6 +60,11 @@ pub enum Msg {
     RunHooks,
     /// parent -> init: the hooks ran.
     HooksDone,
+    /// init -> parent: the seccomp notification fd rides along (SCM_RIGHTS); hand it to
+    /// `linux.seccomp.listenerPath`.
+    SeccompFd,
+    /// parent -> init: the listener has the fd.
+    SeccompDone,
     /// init -> parent: everything is set up; the init now waits for `start`.
     Ready,
     /// child -> parent: a step failed; the child exits after sending this.
@@ -154,6 +159,67 @@ impl SyncSocket {
             return Err(SyncError::Eof);
         }
         serde_json::from_slice(&buf[..n]).map_err(SyncError::Decode)
+    }
+
+    /// Sends one message with `fd` attached (SCM_RIGHTS).
+    pub fn send_fd(&self, msg: &Msg, fd: BorrowedFd<'_>) -> Result<(), SyncError> {
+        use nix::sys::socket::{sendmsg, ControlMessage};
+        let bytes = serde_json::to_vec(msg).map_err(SyncError::Decode)?;
+        let fds = [fd.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        let iov = [std::io::IoSlice::new(&bytes)];
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            &cmsg,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map(|_| ())
+        .map_err(|source| SyncError::Socket {
+            op: "sendmsg",
+            source,
+        })
+    }
+
+    /// Receives one message and the fd attached to it, if any.
+    pub fn recv_fd(&self) -> Result<(Msg, Option<OwnedFd>), SyncError> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned};
+        use std::os::fd::FromRawFd;
+        let mut buf = vec![0u8; MAX_MSG];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let m = recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .map_err(|source| SyncError::Socket {
+                op: "recvmsg",
+                source,
+            })?;
+            let mut fd = None;
+            for c in m.cmsgs().map_err(|source| SyncError::Socket {
+                op: "recvmsg",
+                source,
+            })? {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    for raw in fds {
+                        // SAFETY: the kernel installed this fd for us; nothing else owns it.
+                        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                        fd.get_or_insert(owned);
+                    }
+                }
+            }
+            (m.bytes, fd)
+        };
+        if n == 0 {
+            return Err(SyncError::Eof);
+        }
+        let msg = serde_json::from_slice(&buf[..n]).map_err(SyncError::Decode)?;
+        Ok((msg, fd))
     }
 
     /// Receives and checks that the message is `expected` (the Error message passes through

@@ -6,6 +6,7 @@ mod attrs;
 mod caps;
 pub mod exe_seal;
 mod rlimits;
+pub mod seccomp;
 mod user;
 
 use crate::error::{ErrorKind, Kind};

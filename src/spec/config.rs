@@ -56,6 +56,8 @@ pub struct Config {
     pub mount_label: Option<String>,
     /// `linux.personality` as the persona value for personality(2).
     pub personality: Option<u64>,
+    /// `linux.seccomp`, compiled by `security::seccomp` before the fork.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// PID 1 is hull's built-in init (annotation `run.oci.hull.init=true` or `run --init`).
     pub pid1: bool,
 }

@@ -76,6 +76,7 @@ pub fn to_config(spec: oci::Spec, bundle: PathBuf) -> Result<Config, SpecError> 
             oci::LinuxPersonalityDomain::PerLinux32 => 0x0008,
             oci::LinuxPersonalityDomain::PerLinux => 0x0000,
         }),
+        seccomp: linux.seccomp().clone(),
         pid1: spec
             .annotations()
             .as_ref()

@@ -10,6 +10,7 @@ mod keyring;
 mod mount_attr;
 mod mount_propagation;
 mod proc_attr;
+pub mod seccomp;
 
 pub use clone3::{clone3, CloneArgs, CloneResult};
 pub use keyring::join_session_keyring;
