@@ -166,6 +166,49 @@ fn cgroup_namespace_shows_the_container_as_the_root() {
 }
 
 #[test]
+fn exec_and_delete_with_sub_cgroups_the_container_made() {
+    let hull = v2_hull();
+    // A nested runtime or systemd in the container makes its own sub-cgroups (a cgroup
+    // namespace and a writable cgroup2 mount let it) and moves itself into one.
+    let script = "cd /sys/fs/cgroup && mkdir inner && echo $$ >inner/cgroup.procs \
+                  && echo +pids >cgroup.subtree_control && echo ready && exec sleep 1000";
+    let bundle = Bundle::new()
+        .with(|c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+            ns.push(json!({"type": "cgroup"}));
+            for m in c["mounts"].as_array_mut().expect("mounts") {
+                if m["destination"] == "/sys/fs/cgroup" {
+                    m["options"] = json!(["nosuid", "noexec", "nodev", "relatime"]);
+                }
+            }
+        })
+        .sh(script);
+    let mut ct = hull.container(bundle);
+    ct.create();
+    ct.start();
+    ct.wait_for_stdout("ready", T);
+    let pid = ct.pid().unwrap_or_else(|| panic!("no pid")).to_string();
+    let inner = host_dir(&cgroup_of(&pid));
+    assert_eq!(inner.file_name().and_then(|n| n.to_str()), Some("inner"));
+    let dir = inner
+        .parent()
+        .unwrap_or_else(|| panic!("inner has a parent"))
+        .to_path_buf();
+    assert!(dir.ends_with(ct.id()), "{}", dir.display());
+    // The container's own cgroup now delegates a domain controller, so it may hold no
+    // process: an exec joins the init's cgroup instead, as runc does.
+    let out = ct.exec(&["cat", "/proc/self/cgroup"]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert_eq!(out.stdout_text().trim(), "0::/inner", "{}", out.describe());
+
+    ct.kill("KILL");
+    ct.wait_for_status("stopped", T);
+    let out = ct.delete();
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(!dir.exists(), "delete removes {} and inner/", dir.display());
+}
+
+#[test]
 fn memory_limit_is_memory_max_and_an_overrun_is_oom_killed() {
     let hull = v2_hull();
     let limit: u64 = 32 << 20;
@@ -192,6 +235,41 @@ fn memory_limit_is_memory_max_and_an_overrun_is_oom_killed() {
         "memory.events: {}",
         read(&dir, "memory.events")
     );
+}
+
+#[test]
+fn every_resource_lands_in_its_v2_file() {
+    let hull = v2_hull();
+    let mib: u64 = 1 << 20;
+    let bundle = sleeper().with(|c| {
+        c["linux"]["resources"] = json!({
+            "memory": {"limit": 64 * mib, "reservation": 32 * mib, "swap": 128 * mib},
+            "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+            "pids": {"limit": 100},
+            "blockIO": {"weight": 500},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4 * mib}],
+            "unified": {"memory.high": (48 * mib).to_string()}
+        });
+    });
+    let mut ct = hull.container(bundle);
+    let dir = start_and_locate(&mut ct);
+    // runc's fs2 conversions: swap is memory+swap in the spec, swap alone in v2; shares
+    // 2..262144 map onto weight 1..10000, blkio 10..1000 onto io 1..10000.
+    let want: Vec<(&str, String)> = vec![
+        ("memory.max", (64 * mib).to_string()),
+        ("memory.low", (32 * mib).to_string()),
+        ("memory.swap.max", (64 * mib).to_string()),
+        ("memory.high", (48 * mib).to_string()),
+        ("cpu.max", "50000 100000".to_string()),
+        ("cpu.weight", "39".to_string()),
+        ("cpuset.cpus", "0".to_string()),
+        ("cpuset.mems", "0".to_string()),
+        ("pids.max", "100".to_string()),
+        ("io.weight", "default 4950".to_string()),
+        ("hugetlb.2MB.max", (4 * mib).to_string()),
+    ];
+    let got: Vec<(&str, String)> = want.iter().map(|(f, _)| (*f, read(&dir, f))).collect();
+    assert_eq!(got, want);
 }
 
 #[test]
