@@ -1,5 +1,6 @@
-//! cgroup v2 on a unified host: the container's own cgroup2 directory, limits landing in
-//! `memory.max` and `pids.max` and holding, the eBPF device filter, cgroup namespaces, and
+//! cgroup v2 on a unified host: the container's own cgroup2 directory, every
+//! `linux.resources` field in its v2 file, memory and pids limits holding, the eBPF device
+//! filter, cgroup namespaces, exec into a container that delegates its own controllers, and
 //! `kill --all` / `delete` emptying and removing the cgroup. Every test `requires` a unified
 //! host and fails loudly elsewhere: this machine is hybrid, so `hack/test.sh` skips the module
 //! (`--skip cgroups_v2`) and `hack/guest-v2.sh cgroups_v2` runs it in a qemu guest whose only
