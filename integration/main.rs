@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cgroups_v2;
 mod exec;
 mod fixtures;
 mod harness;

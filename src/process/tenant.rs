@@ -84,7 +84,16 @@ pub fn spawn_tenant(mut req: ExecRequest<'_>) -> Result<Init, ProcessError> {
         None => Default::default(),
     };
     let into = placement.clone_into.as_ref().map(AsFd::as_fd);
-    match clone::clone_child(CloneFlags::empty(), into)? {
+    // A container that delegated controllers from its own cgroup (a nested runtime, systemd
+    // as PID 1) refuses new members there (EBUSY): then hull moves the process by pid, and
+    // the manager picks the init's cgroup instead, as runc does.
+    let (forked, moved_later) = match clone::clone_child(CloneFlags::empty(), into) {
+        Err(e) if e.errno() == libc::EBUSY && into.is_some() => {
+            (clone::clone_child(CloneFlags::empty(), None)?, true)
+        }
+        r => (r?, false),
+    };
+    match forked {
         Forked::Child => {
             drop(parent_sock);
             bootstrap(
@@ -98,7 +107,7 @@ pub fn spawn_tenant(mut req: ExecRequest<'_>) -> Result<Init, ProcessError> {
         }
         Forked::Parent { pid, pidfd } => {
             drop((child_sock, console, namespaces));
-            let result = drive(&req, &parent_sock, pid);
+            let result = drive(&req, &parent_sock, pid, moved_later);
             if result.is_err() {
                 let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
                 let _ = waitpid(Pid::from_raw(pid), None);
@@ -192,7 +201,12 @@ fn tenant(
     Err(("exec", exec.run()))
 }
 
-fn drive(req: &ExecRequest<'_>, sock: &SyncSocket, bootstrap: i32) -> Result<Init, ProcessError> {
+fn drive(
+    req: &ExecRequest<'_>,
+    sock: &SyncSocket,
+    bootstrap: i32,
+    move_by_pid: bool,
+) -> Result<Init, ProcessError> {
     let pid = match recv(sock)? {
         Msg::InitPid { pid } => pid,
         other => {
@@ -210,6 +224,9 @@ fn drive(req: &ExecRequest<'_>, sock: &SyncSocket, bootstrap: i32) -> Result<Ini
             status: "exec process vanished".into(),
         })?;
     let result = (|| {
+        if let (true, Some(cg)) = (move_by_pid, req.cgroup) {
+            cg.add_process(pid)?;
+        }
         crate::security::apply_limits(pid, req.process)?;
         sock.send(&Msg::Go { state: "{}".into() })?;
         match recv(sock)? {

@@ -3,9 +3,9 @@
 //! before its files appear in the child); applying writes the plan and installs the device
 //! program.
 
-use super::{devices, freezer, io, Facts};
+use super::{devices, freezer, io, join, Facts};
 use crate::cgroups::fs::{write_file, Dir};
-use crate::cgroups::node::{join, open_clone_into, signal_all, Layout, Node};
+use crate::cgroups::node::{open_clone_into, signal_all, Layout, Node};
 use crate::cgroups::plan::{apply_write, warn_ignored, Write};
 use crate::cgroups::{CgroupError, Hierarchy, Manager, Placement};
 use crate::state::CgroupRecord;
@@ -160,7 +160,7 @@ impl Manager for V2Manager {
         let Some(node) = self.node() else {
             return Ok(());
         };
-        let r = node.open().and_then(|d| join(&d, pid));
+        let r = node.open().and_then(|d| join::join_container(&d, pid));
         self.tolerate(r)
     }
 

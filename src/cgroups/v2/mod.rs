@@ -10,6 +10,7 @@ mod devices_bpf;
 mod freezer;
 mod hugetlb;
 mod io;
+mod join;
 mod manager;
 mod memory;
 mod pids;
