@@ -8,7 +8,8 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use std::os::fd::BorrowedFd;
 
 /// The number of socket-activation fds passed to hull (LISTEN_FDS), honoured only when
-/// LISTEN_PID names this process, as sd_listen_fds(3) requires.
+/// LISTEN_PID names this process, as sd_listen_fds(3) requires. Call it in hull's own
+/// process: in a forked init getpid() is another pid (1 in a new pid namespace).
 pub fn listen_fds() -> u32 {
     let pid_ok = std::env::var("LISTEN_PID")
         .ok()

@@ -252,7 +252,7 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
             )
         })?;
     }
-    let exec = prepare_exec(&cfg.process).map_err(at("find executable"))?;
+    let exec = prepare_exec(&cfg.process, ctx.req.listen_fds).map_err(at("find executable"))?;
     if ctx.direct {
         set_parent_death_signal(false).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
     }
@@ -267,7 +267,7 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     )
     .map_err(at("startContainer hooks"))?;
     reset_signals().map_err(at("reset signals"))?;
-    super::fds::seal(super::fds::listen_fds() + ctx.req.preserve_fds).map_err(at("close fds"))?;
+    super::fds::seal(ctx.req.listen_fds + ctx.req.preserve_fds).map_err(at("close fds"))?;
     Err(("exec", exec.run()))
 }
 
@@ -371,13 +371,13 @@ pub(super) struct Exec {
     envp: Vec<CString>,
 }
 
-pub(super) fn prepare_exec(p: &crate::spec::ProcessConfig) -> Result<Exec, InitError> {
+/// `listen` is the number of socket-activation fds the process gets (LISTEN_FDS).
+pub(super) fn prepare_exec(p: &crate::spec::ProcessConfig, listen: u32) -> Result<Exec, InitError> {
     let arg0 = p.args.first().cloned().unwrap_or_default();
     let path = env::find_executable(&arg0, p.env_var("PATH"))
         .ok_or_else(|| InitError::NotFound { arg0: arg0.clone() })?;
     let cpath = env::path_cstring(&path).ok_or(InitError::NotFound { arg0 })?;
-    let listen = super::fds::listen_env(super::fds::listen_fds());
-    let envs = env::build_env(&p.env, p.user.uid, &listen);
+    let envs = env::build_env(&p.env, p.user.uid, &super::fds::listen_env(listen));
     Ok(Exec {
         path,
         cpath,

@@ -161,11 +161,13 @@ fn tenant(
             )
         })?;
     }
-    let exec = init::prepare_exec(p).map_err(at("find executable"))?;
+    // No socket activation for exec, as in runc: LISTEN_PID=1 would name the container's
+    // init, not this process.
+    let exec = init::prepare_exec(p, 0).map_err(at("find executable"))?;
     // sync: Ready
     sock.send(&Msg::Ready).map_err(at("report ready"))?;
     init::reset_signals().map_err(at("reset signals"))?;
-    super::fds::seal(super::fds::listen_fds() + req.preserve_fds).map_err(at("close fds"))?;
+    super::fds::seal(req.preserve_fds).map_err(at("close fds"))?;
     Err(("exec", exec.run()))
 }
 
