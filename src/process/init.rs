@@ -258,17 +258,28 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     }
     // sync: Ready. create returns; we wait for start.
     ctx.sock.send(&Msg::Ready).map_err(at("report ready"))?;
-    waiter.wait().map_err(at("wait for start"))?;
+    let started = waiter.wait().map_err(at("wait for start"))?;
+    // sync: `start` now reads the fifo until execve closes it; a failure from here on is
+    // written there too, so `start` fails with it (runtime-spec: a failing startContainer
+    // hook is an error of start).
     let created = state_json(&state, Status::Created);
-    crate::hooks::run(
+    let ready = crate::hooks::run(
         "startContainer",
         &cfg.hooks.start_container,
         created.as_bytes(),
     )
-    .map_err(at("startContainer hooks"))?;
-    reset_signals().map_err(at("reset signals"))?;
-    super::fds::seal(ctx.req.listen_fds + ctx.req.preserve_fds).map_err(at("close fds"))?;
-    Err(("exec", exec.run()))
+    .map_err(at("startContainer hooks"))
+    .and_then(|()| reset_signals().map_err(at("reset signals")));
+    let keep = ctx.req.listen_fds + ctx.req.preserve_fds;
+    let (op, e) = match ready {
+        Ok(()) => match super::fds::seal(keep) {
+            Err(e) => ("close fds", e.into()),
+            Ok(()) => ("exec", exec.run()),
+        },
+        Err(failure) => failure,
+    };
+    started.report(&e.to_string());
+    fail(ctx, op, e)
 }
 
 pub(super) fn sys_io(op: &'static str, e: std::io::Error) -> InitError {

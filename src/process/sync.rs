@@ -30,6 +30,13 @@
 //!
 //!  at any point: ◄── Error{errno, op, context}, then the child exits 1.
 //!  The parent sees EOF instead of a message when every child end is gone (a killed child).
+//!
+//!  hull start (exec.fifo, not this socket; see exec_fifo.rs)
+//!  open exec.fifo; read 1 byte ◄─────────────────────────────────────────── write "0"
+//!  read on to EOF                                         startContainer hooks, close fds,
+//!        ◄───────────────────────────────────────────────────────────────── execve: EOF
+//!        ◄───────────────────────────────────────────────────────────────── (or the error text)
+//!  EOF: poststart hooks. Text: fail, destroy, poststop.
 //! ```
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
