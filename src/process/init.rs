@@ -18,7 +18,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 /// A failed step inside the init (or the bootstrap).
@@ -272,10 +272,8 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     .and_then(|()| reset_signals().map_err(at("reset signals")));
     let keep = ctx.req.listen_fds + ctx.req.preserve_fds;
     let (op, e) = match ready {
-        Ok(()) => match super::fds::seal(keep) {
-            Err(e) => ("close fds", e.into()),
-            Ok(()) => ("exec", exec.run()),
-        },
+        // SAFETY: on return we only report and _exit (fail), using or dropping no fd owner.
+        Ok(()) => unsafe { seal_and_exec(exec, keep, started.as_fd()) },
         Err(failure) => failure,
     };
     started.report(&e.to_string());
@@ -397,8 +395,26 @@ pub(super) fn prepare_exec(p: &crate::spec::ProcessConfig, listen: u32) -> Resul
     })
 }
 
+/// Closes every fd the process must not get ([`super::fds::seal`]) and execs; returns only
+/// the failed step.
+///
+/// # Safety
+/// Fds owned up the stack may be closed on return: the caller must only report (on
+/// `report`) and `_exit`, never use or drop an fd owner.
+pub(super) unsafe fn seal_and_exec(
+    exec: Exec,
+    keep: u32,
+    report: BorrowedFd<'_>,
+) -> (&'static str, InitError) {
+    // SAFETY: the caller's contract; on success execve replaces the process.
+    match unsafe { super::fds::seal(keep, report) } {
+        Err(e) => ("close fds", e.into()),
+        Ok(()) => ("exec", exec.run()),
+    }
+}
+
 impl Exec {
-    pub(super) fn run(self) -> InitError {
+    fn run(self) -> InitError {
         match nix::unistd::execve(&self.cpath, &self.argv, &self.envp) {
             Ok(never) => match never {},
             Err(source) => InitError::Exec {

@@ -27,7 +27,7 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 /// What `exec` needs.
@@ -167,8 +167,10 @@ fn tenant(
     // sync: Ready
     sock.send(&Msg::Ready).map_err(at("report ready"))?;
     init::reset_signals().map_err(at("reset signals"))?;
-    super::fds::seal(req.preserve_fds).map_err(at("close fds"))?;
-    Err(("exec", exec.run()))
+    // An execve failure goes back to `exec` on the sync socket, kept open for it.
+    // SAFETY: on return we only report on the socket and _exit.
+    let (op, e) = unsafe { init::seal_and_exec(exec, req.preserve_fds, sock.as_fd()) };
+    init::report(sock, op, e)
 }
 
 fn drive(req: &ExecRequest<'_>, sock: &SyncSocket, bootstrap: i32) -> Result<Init, ProcessError> {
