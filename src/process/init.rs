@@ -63,6 +63,9 @@ pub enum InitError {
         /// `process.args[0]`.
         arg0: String,
     },
+    /// `process.cwd` could not be resolved (or made) inside the container.
+    #[error("process.cwd: {0}")]
+    CwdResolve(#[source] RootfsError),
     /// `process.cwd` could not be entered.
     #[error("process.cwd: chdir to {}: {source}", path.display())]
     Cwd {
@@ -367,9 +370,13 @@ fn set_uts(cfg: &Config) -> Result<(), InitError> {
 
 /// Resolves (creating it if missing, as runc does) `process.cwd` inside the new root.
 fn open_cwd(cfg: &Config) -> Result<OwnedFd, InitError> {
-    let root = rootfs::Root::open(std::path::Path::new("/"))?;
-    root.mkdir_all(&cfg.process.cwd)?;
-    Ok(root.open_dir(&cfg.process.cwd)?)
+    let cwd = &cfg.process.cwd;
+    let resolve = || {
+        let root = rootfs::Root::open(std::path::Path::new("/"))?;
+        root.mkdir_all(cwd)?;
+        root.open_dir(cwd)
+    };
+    resolve().map_err(InitError::CwdResolve)
 }
 
 /// The execve arguments, built before `start` so little work remains after it.

@@ -146,8 +146,10 @@ fn tenant(
         crate::console::setup(console, p.console_size).map_err(at("console"))?;
     }
     // The cwd must exist: exec never creates directories in a running container.
-    let root = crate::rootfs::Root::open(std::path::Path::new("/")).map_err(at("process.cwd"))?;
-    let cwd = root.open_dir(&p.cwd).map_err(at("process.cwd"))?;
+    let cwd = crate::rootfs::Root::open(std::path::Path::new("/"))
+        .and_then(|root| root.open_dir(&p.cwd))
+        .map_err(InitError::CwdResolve)
+        .map_err(at("process.cwd"))?;
     let early = nix::unistd::fchdir(&cwd);
     crate::security::drop_privileges(p, userns).map_err(at("drop privileges"))?;
     if early.is_err() {
