@@ -4,6 +4,10 @@
 
 mod support;
 
+mod console;
+mod failure_paths;
 mod fixtures;
 mod harness;
+mod hooks;
 mod lifecycle;
+mod process;
