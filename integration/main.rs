@@ -5,8 +5,12 @@
 mod support;
 
 mod cgroups_v2;
+mod console;
 mod exec;
+mod failure_paths;
 mod fixtures;
 mod harness;
+mod hooks;
 mod lifecycle;
 mod pid1;
+mod process;

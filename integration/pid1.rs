@@ -85,7 +85,7 @@ fn sigterm_reaches_the_process_and_its_status_comes_back() {
     ct.wait_for_stdout("ready", T);
     let runner = ct.foreground_pid().expect("hull run pid");
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(runner),
+        nix::unistd::Pid::from_raw(runner as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("signal hull run");

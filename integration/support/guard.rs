@@ -143,9 +143,10 @@ impl Container {
         self.foreground = Some(sp);
     }
 
-    /// The pid of the foreground `run` started by [`Container::spawn_run`], to signal it.
-    pub fn foreground_pid(&self) -> Option<i32> {
-        self.foreground.as_ref().map(|sp| sp.id() as i32)
+    /// The pid of the foreground runtime process started by [`Container::spawn_run`] (the
+    /// `run` a test signals), not of the container.
+    pub fn foreground_pid(&self) -> Option<u32> {
+        self.foreground.as_ref().map(Spawned::id)
     }
 
     /// Waits for the foreground `run` started by [`Container::spawn_run`].

@@ -49,7 +49,8 @@
 //!   next test starts clean). Dropping a [`Bundle`] never deletes through a leaked mount.
 //!
 //! Files: `hull.rs` (binary, ids, [`Hull`]), `cmd.rs` (running one command), `bundle.rs`,
-//! `guard.rs` ([`Container`]), `leaks.rs` (the probes), `requires.rs`.
+//! `guard.rs` ([`Container`]), `leaks.rs` (the probes), `requires.rs`, `console.rs`
+//! ([`ConsoleSocket`]: receive the pty master of `--console-socket`, talk to it as [`Pty`]).
 //! - [`requires`] fails (never skips) when the host lacks a program or kernel feature.
 
 // The support API is shared by every area module; not each one uses every helper.
@@ -57,6 +58,7 @@
 
 pub mod bundle;
 pub mod cmd;
+pub mod console;
 pub mod guard;
 pub mod hull;
 pub mod leaks;
@@ -68,6 +70,8 @@ pub use bundle::{base_config, fixture_rootfs, fixtures_dir, read_json, write_fil
 pub use cmd::{
     assert_one_line_error, assert_stderr_mentions, exit_code, spawn_in, OutputExt, Spawned,
 };
+#[allow(unused_imports)]
+pub use console::{ConsoleSocket, Pty};
 #[allow(unused_imports)]
 pub use guard::Container;
 #[allow(unused_imports)]

@@ -190,6 +190,7 @@ fn build(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
+        listen_fds: crate::process::fds::listen_fds(),
         state: oci,
     };
     let mut record = |pid: i32, start: u64| {

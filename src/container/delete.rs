@@ -33,13 +33,18 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<(), ContainerEr
             status,
         });
     }
+    destroy_recorded(&container)
+}
+
+/// [`destroy`] with the cgroup state.json records (or just the processes, without one).
+pub(crate) fn destroy_recorded(container: &Container) -> Result<(), ContainerError> {
     let cgroup = match &container.state.cgroup {
         Some(record) => Some(cgroups::from_record(record)?),
         None => None,
     };
     match cgroup {
-        Some(cg) => destroy(&container, cg.as_ref(), true),
-        None => destroy_without_cgroup(&container),
+        Some(cg) => destroy(container, cg.as_ref(), true),
+        None => destroy_without_cgroup(container),
     }
 }
 

@@ -1,4 +1,6 @@
-//! `start`: release a created container's init (exec.fifo), then run poststart hooks.
+//! `start`: release a created container's init (exec.fifo), then run poststart hooks. If
+//! the init fails after its release (a startContainer hook, execve), start fails with its
+//! error and destroys the container, poststop hooks included, as the runtime-spec says.
 
 use super::{Container, ContainerError};
 use crate::process::exec_fifo;
@@ -15,7 +17,20 @@ pub fn start(root: &StateRoot, id: &str) -> Result<(), ContainerError> {
             op: "start",
             status: Status::Stopped,
         })?;
-    exec_fifo::release(&container.dir, &pidfd).map_err(crate::process::ProcessError::from)?;
+    if let Err(e) = exec_fifo::release(&container.dir, &pidfd) {
+        let after_start = matches!(e, exec_fifo::FifoError::AfterStart { .. });
+        let error = ContainerError::from(crate::process::ProcessError::from(e));
+        if !after_start {
+            return Err(error);
+        }
+        return match super::delete::destroy_recorded(&container) {
+            Ok(()) => Err(error),
+            Err(cleanup) => Err(ContainerError::Cleanup {
+                error: Box::new(error),
+                cleanup: Box::new(cleanup),
+            }),
+        };
+    }
     drop(lock);
     let state = container.oci_state(Status::Running);
     let json = serde_json::to_string(&state).unwrap_or_default();

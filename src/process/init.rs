@@ -18,7 +18,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 /// A failed step inside the init (or the bootstrap).
@@ -72,6 +72,9 @@ pub enum InitError {
         /// `process.args[0]`.
         arg0: String,
     },
+    /// `process.cwd` could not be resolved (or made) inside the container.
+    #[error("process.cwd: {0}")]
+    CwdResolve(#[source] RootfsError),
     /// `process.cwd` could not be entered.
     #[error("process.cwd: chdir to {}: {source}", path.display())]
     Cwd {
@@ -251,30 +254,42 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
             )
         })?;
     }
-    let exec = prepare_exec(&cfg.process).map_err(at("find executable"))?;
+    let exec = prepare_exec(&cfg.process, ctx.req.listen_fds).map_err(at("find executable"))?;
     if ctx.direct {
         set_parent_death_signal(false).map_err(at("prctl(PR_SET_PDEATHSIG)"))?;
     }
     // sync: Ready. create returns; we wait for start.
     ctx.sock.send(&Msg::Ready).map_err(at("report ready"))?;
-    waiter.wait().map_err(at("wait for start"))?;
+    let started = waiter.wait().map_err(at("wait for start"))?;
+    // sync: `start` now reads the fifo until execve closes it; a failure from here on is
+    // written there too, so `start` fails with it (runtime-spec: a failing startContainer
+    // hook is an error of start).
     let created = state_json(&state, Status::Created);
-    crate::hooks::run(
+    let ready = crate::hooks::run(
         "startContainer",
         &cfg.hooks.start_container,
         created.as_bytes(),
     )
-    .map_err(at("startContainer hooks"))?;
-    super::fds::seal(super::fds::listen_fds() + ctx.req.preserve_fds).map_err(at("close fds"))?;
-    // Last, so the filter constrains as little of hull's own setup as possible (it also binds
-    // the built-in init).
-    install_seccomp(ctx, seccomp_late).map_err(at("linux.seccomp"))?;
-    if cfg.pid1 {
-        // PID 1 stays here, forwarding and reaping; only the child goes on to exec.
-        crate::pid1::fork_child().map_err(at("built-in init"))?;
-    }
-    reset_signals().map_err(at("reset signals"))?;
-    Err(("exec", exec.run()))
+    .map_err(at("startContainer hooks"))
+    // Last, so the filter constrains as little of hull's own setup as possible; before the
+    // built-in init forks, so it binds PID 1 too.
+    .and_then(|()| install_seccomp(ctx, seccomp_late).map_err(at("linux.seccomp")))
+    .and_then(|()| match cfg.pid1 {
+        // PID 1 stays in fork_child, forwarding and reaping; only the child goes on.
+        true => crate::pid1::fork_child()
+            .map(drop)
+            .map_err(at("built-in init")),
+        false => Ok(()),
+    })
+    .and_then(|()| reset_signals().map_err(at("reset signals")));
+    let keep = ctx.req.listen_fds + ctx.req.preserve_fds;
+    let (op, e) = match ready {
+        // SAFETY: on return we only report and _exit (fail), using or dropping no fd owner.
+        Ok(()) => unsafe { seal_and_exec(exec, keep, started.as_fd()) },
+        Err(failure) => failure,
+    };
+    started.report(&e.to_string());
+    fail(ctx, op, e)
 }
 
 /// When the filter goes in: `(before Ready, right before execve)`. Right before execve unless
@@ -387,9 +402,13 @@ fn set_uts(cfg: &Config) -> Result<(), InitError> {
 
 /// Resolves (creating it if missing, as runc does) `process.cwd` inside the new root.
 fn open_cwd(cfg: &Config) -> Result<OwnedFd, InitError> {
-    let root = rootfs::Root::open(std::path::Path::new("/"))?;
-    root.mkdir_all(&cfg.process.cwd)?;
-    Ok(root.open_dir(&cfg.process.cwd)?)
+    let cwd = &cfg.process.cwd;
+    let resolve = || {
+        let root = rootfs::Root::open(std::path::Path::new("/"))?;
+        root.mkdir_all(cwd)?;
+        root.open_dir(cwd)
+    };
+    resolve().map_err(InitError::CwdResolve)
 }
 
 /// The execve arguments, built before `start` so little work remains after it.
@@ -400,13 +419,13 @@ pub(super) struct Exec {
     envp: Vec<CString>,
 }
 
-pub(super) fn prepare_exec(p: &crate::spec::ProcessConfig) -> Result<Exec, InitError> {
+/// `listen` is the number of socket-activation fds the process gets (LISTEN_FDS).
+pub(super) fn prepare_exec(p: &crate::spec::ProcessConfig, listen: u32) -> Result<Exec, InitError> {
     let arg0 = p.args.first().cloned().unwrap_or_default();
     let path = env::find_executable(&arg0, p.env_var("PATH"))
         .ok_or_else(|| InitError::NotFound { arg0: arg0.clone() })?;
     let cpath = env::path_cstring(&path).ok_or(InitError::NotFound { arg0 })?;
-    let listen = super::fds::listen_env(super::fds::listen_fds());
-    let envs = env::build_env(&p.env, p.user.uid, &listen);
+    let envs = env::build_env(&p.env, p.user.uid, &super::fds::listen_env(listen));
     Ok(Exec {
         path,
         cpath,
@@ -415,8 +434,26 @@ pub(super) fn prepare_exec(p: &crate::spec::ProcessConfig) -> Result<Exec, InitE
     })
 }
 
+/// Closes every fd the process must not get ([`super::fds::seal`]) and execs; returns only
+/// the failed step.
+///
+/// # Safety
+/// Fds owned up the stack may be closed on return: the caller must only report (on
+/// `report`) and `_exit`, never use or drop an fd owner.
+pub(super) unsafe fn seal_and_exec(
+    exec: Exec,
+    keep: u32,
+    report: BorrowedFd<'_>,
+) -> (&'static str, InitError) {
+    // SAFETY: the caller's contract; on success execve replaces the process.
+    match unsafe { super::fds::seal(keep, report) } {
+        Err(e) => ("close fds", e.into()),
+        Ok(()) => ("exec", exec.run()),
+    }
+}
+
 impl Exec {
-    pub(super) fn run(self) -> InitError {
+    fn run(self) -> InitError {
         match nix::unistd::execve(&self.cpath, &self.argv, &self.envp) {
             Ok(never) => match never {},
             Err(source) => InitError::Exec {

@@ -107,6 +107,9 @@ pub struct InitRequest<'a> {
     pub no_new_keyring: bool,
     /// `--preserve-fds`: fds 3.. passed on besides LISTEN_FDS.
     pub preserve_fds: u32,
+    /// Socket-activation fds passed to hull ([`fds::listen_fds`], read in hull's own process:
+    /// LISTEN_PID names hull, never the init).
+    pub listen_fds: u32,
     /// The OCI state (status creating) handed to hooks; spawn fills in the pid.
     pub state: OciState,
 }

@@ -90,9 +90,13 @@ fn steps(
     state.pid = child.pid;
     let state_json = serde_json::to_string(&state).unwrap_or_default();
     // sync: Go
-    sock.send(&Msg::Go {
-        state: state_json.clone(),
-    })?;
+    send(
+        sock,
+        child,
+        &Msg::Go {
+            state: state_json.clone(),
+        },
+    )?;
     let hooks = &config.hooks;
     if !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty() {
         // sync: RunHooks / HooksDone
@@ -103,7 +107,7 @@ fn steps(
             &hooks.create_runtime,
             state_json.as_bytes(),
         )?;
-        sock.send(&Msg::HooksDone)?;
+        send(sock, child, &Msg::HooksDone)?;
     }
     // sync: [SeccompFd / SeccompDone], Ready
     wait_ready(sock, child, seccomp, &state)?;
@@ -166,7 +170,7 @@ fn bootstrap_exchange(
         match recv(sock, child)? {
             Msg::MapIds { pid } => {
                 namespaces::write_maps(pid, &req.config.uid_mappings, &req.config.gid_mappings)?;
-                sock.send(&Msg::IdsMapped)?;
+                send(sock, child, &Msg::IdsMapped)?;
             }
             Msg::InitPid { pid } => return Ok(pid),
             other => {
@@ -202,6 +206,17 @@ fn recv(sock: &SyncSocket, child: &mut Child) -> Result<Msg, ProcessError> {
             status: exit_status(child),
         }),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends a message; a child that is gone (killed by a hook, say) becomes ChildDied with how
+/// it ended, not a bare socket error.
+fn send(sock: &SyncSocket, child: &mut Child, msg: &Msg) -> Result<(), ProcessError> {
+    match sock.send(msg) {
+        Err(super::sync::SyncError::Eof) => Err(ProcessError::ChildDied {
+            status: exit_status(child),
+        }),
+        other => Ok(other?),
     }
 }
 

@@ -30,6 +30,13 @@
 //!
 //!  at any point: ◄── Error{errno, op, context}, then the child exits 1.
 //!  The parent sees EOF instead of a message when every child end is gone (a killed child).
+//!
+//!  hull start (exec.fifo, not this socket; see exec_fifo.rs)
+//!  open exec.fifo; read 1 byte ◄─────────────────────────────────────────── write "0"
+//!  read on to EOF                                         startContainer hooks, close fds,
+//!        ◄───────────────────────────────────────────────────────────────── execve: EOF
+//!        ◄───────────────────────────────────────────────────────────────── (or the error text)
+//!  EOF: poststart hooks. Text: fail, destroy, poststop.
 //! ```
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
@@ -190,16 +197,24 @@ impl SyncSocket {
         let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
         let (n, fd) = {
             let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let m = recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            )
-            .map_err(|source| SyncError::Socket {
-                op: "recvmsg",
-                source,
-            })?;
+            let m = loop {
+                match recvmsg::<()>(
+                    self.fd.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut space),
+                    MsgFlags::MSG_CMSG_CLOEXEC,
+                ) {
+                    Ok(m) => break m,
+                    Err(nix::Error::EINTR) => continue,
+                    Err(nix::Error::ECONNRESET) => return Err(SyncError::Eof),
+                    Err(source) => {
+                        return Err(SyncError::Socket {
+                            op: "recvmsg",
+                            source,
+                        })
+                    }
+                }
+            };
             let mut fd = None;
             for c in m.cmsgs().map_err(|source| SyncError::Socket {
                 op: "recvmsg",

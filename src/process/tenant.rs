@@ -178,8 +178,10 @@ fn tenant(
         crate::console::setup(console, p.console_size).map_err(at("console"))?;
     }
     // The cwd must exist: exec never creates directories in a running container.
-    let root = crate::rootfs::Root::open(std::path::Path::new("/")).map_err(at("process.cwd"))?;
-    let cwd = root.open_dir(&p.cwd).map_err(at("process.cwd"))?;
+    let cwd = crate::rootfs::Root::open(std::path::Path::new("/"))
+        .and_then(|root| root.open_dir(&p.cwd))
+        .map_err(InitError::CwdResolve)
+        .map_err(at("process.cwd"))?;
     let early = nix::unistd::fchdir(&cwd);
     crate::security::drop_privileges(p, userns).map_err(at("drop privileges"))?;
     if early.is_err() {
@@ -193,12 +195,16 @@ fn tenant(
             )
         })?;
     }
-    let exec = init::prepare_exec(p).map_err(at("find executable"))?;
+    // No socket activation for exec, as in runc: LISTEN_PID=1 would name the container's
+    // init, not this process.
+    let exec = init::prepare_exec(p, 0).map_err(at("find executable"))?;
     // sync: Ready
     sock.send(&Msg::Ready).map_err(at("report ready"))?;
     init::reset_signals().map_err(at("reset signals"))?;
-    super::fds::seal(super::fds::listen_fds() + req.preserve_fds).map_err(at("close fds"))?;
-    Err(("exec", exec.run()))
+    // An execve failure goes back to `exec` on the sync socket, kept open for it.
+    // SAFETY: on return we only report on the socket and _exit.
+    let (op, e) = unsafe { init::seal_and_exec(exec, req.preserve_fds, sock.as_fd()) };
+    init::report(sock, op, e)
 }
 
 fn drive(

@@ -221,6 +221,9 @@ pub enum RootfsError {
         #[source]
         source: io::Error,
     },
+    /// `process.cwd` cannot be resolved or created inside the rootfs.
+    #[error("process.cwd: {0}")]
+    Cwd(#[source] Box<RootfsError>),
     /// Remounting `/` read-only (`root.readonly`) failed.
     #[error("make / read-only: mount_setattr: {source}")]
     ReadonlyRoot {
@@ -236,6 +239,7 @@ impl Kind for RootfsError {
             RootfsError::BindSource { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ErrorKind::BadSpec
             }
+            RootfsError::Cwd(e) => e.kind(),
             RootfsError::Refused { .. }
             | RootfsError::LockedFlags { .. }
             | RootfsError::NoCgroups { .. }

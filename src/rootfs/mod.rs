@@ -94,6 +94,7 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<(), RootfsError> {
     }
     // Before `enter` can make the root read-only (runc also makes it before that remount).
     root.mkdir_all(&config.process.cwd)
+        .map_err(|e| RootfsError::Cwd(Box::new(e)))
 }
 
 /// maskedPaths and readonlyPaths, applied inside the rootfs before pivot_root.

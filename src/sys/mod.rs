@@ -79,6 +79,24 @@ fn retry(op: &'static str, mut f: impl FnMut() -> libc::c_long) -> Result<libc::
     }
 }
 
+/// Closes every fd in `first..=last` (close_range(2)).
+///
+/// # Safety
+/// Fds in the range may be owned by `OwnedFd`s elsewhere in this process, which then name
+/// closed (or reused) fds: call this only on the way to execve or `_exit`, and never use or
+/// drop those owners afterwards.
+pub unsafe fn close_range(first: u32, last: u32) -> Result<(), SysError> {
+    if first > last {
+        return Ok(());
+    }
+    // SAFETY: close_range takes no memory; ownership of the closed fds is the caller's
+    // contract above.
+    retry("close_range", || unsafe {
+        libc::syscall(libc::SYS_close_range, first, last, 0)
+    })
+    .map(|_| ())
+}
+
 /// Marks every fd from `first` upwards close-on-exec (close_range with CLOSE_RANGE_CLOEXEC).
 ///
 /// Used right before execve so that nothing hull or its caller opened leaks into the
