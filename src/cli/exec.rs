@@ -61,16 +61,6 @@ pub struct Args {
 
 /// Runs `exec`.
 pub fn run(args: Args, g: &Globals) -> Result<i32, CliError> {
-    if args.apparmor.is_some() {
-        return Err(CliError::Unsupported {
-            what: "--apparmor (no AppArmor support yet)",
-        });
-    }
-    if args.process_label.is_some() {
-        return Err(CliError::Unsupported {
-            what: "--process-label (no SELinux support yet)",
-        });
-    }
     let opts = ExecOptions {
         process_file: args.process,
         args: args.command,
@@ -86,6 +76,8 @@ pub fn run(args: Args, g: &Globals) -> Result<i32, CliError> {
         pid_file: args.pid_file,
         detach: args.detach,
         ignore_paused: args.ignore_paused,
+        apparmor: args.apparmor,
+        process_label: args.process_label,
     };
     Ok(container::exec(&g.state_root(), &args.id, &opts)?)
 }

@@ -12,6 +12,8 @@ pub struct Args {}
 pub fn document() -> serde_json::Value {
     let mut caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
     caps.sort();
+    // Enabled only where the host has the LSM: a profile asked for elsewhere is refused.
+    let lsm = crate::security::HostLsm::detect();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::spec::OCI_VERSION,
@@ -39,8 +41,8 @@ pub fn document() -> serde_json::Value {
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
                                    "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": lsm.apparmor},
+            "selinux": {"enabled": lsm.selinux},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },

@@ -39,6 +39,10 @@ pub struct ExecOptions {
     pub detach: bool,
     /// `--ignore-paused`.
     pub ignore_paused: bool,
+    /// `--apparmor`: the AppArmor profile instead of the container's.
+    pub apparmor: Option<String>,
+    /// `--process-label`: the SELinux label instead of the container's.
+    pub process_label: Option<String>,
 }
 
 /// Runs a process in container `id`; returns its exit status (0 when detached).
@@ -53,7 +57,17 @@ pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, Conta
             status,
         });
     }
-    let process = build_process(&container, opts)?;
+    let config = crate::spec::load(&container.state.bundle)?;
+    let process = build_process(&config, opts)?;
+    check_labels(&process, opts, crate::security::HostLsm::detect())?;
+    // Compiled before the fork, as for create; the tenant only installs it.
+    let seccomp = config
+        .seccomp
+        .as_ref()
+        .map(crate::security::seccomp::compile)
+        .transpose()
+        .map_err(crate::process::ProcessError::from)?;
+    let state = container.oci_state(status);
     // The tenant runs hull code inside the container's pid namespace, where the container's
     // processes can see it: run from a sealed copy (CVE-2019-5736, see security::exe_seal).
     crate::security::exe_seal::reexec_sealed().map_err(crate::process::ProcessError::from)?;
@@ -95,6 +109,8 @@ pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, Conta
         cgroup: cgroup.as_deref(),
         console,
         preserve_fds: opts.preserve_fds,
+        seccomp: seccomp.as_ref(),
+        state: &state,
     })?;
     if let Some(path) = &opts.pid_file {
         super::create::write_pid_file(path, proc.pid)?;
@@ -109,16 +125,57 @@ pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, Conta
     }
 }
 
-fn build_process(c: &Container, opts: &ExecOptions) -> Result<ProcessConfig, ContainerError> {
-    if let Some(file) = &opts.process_file {
-        return Ok(crate::spec::load_process(file)?);
+/// The process to run: `--process`, or the container's own with the flags applied. Labels
+/// not given fall back to the container's, as runc's exec does.
+fn build_process(
+    config: &crate::spec::Config,
+    opts: &ExecOptions,
+) -> Result<ProcessConfig, ContainerError> {
+    let mut p = match &opts.process_file {
+        Some(file) => crate::spec::load_process(file)?,
+        None => command_process(config, opts)?,
+    };
+    let pick = |flag: &Option<String>, own: &Option<String>, theirs: &Option<String>| {
+        [flag, own, theirs]
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_empty())
+            .cloned()
+    };
+    let c = &config.process;
+    p.apparmor_profile = pick(&opts.apparmor, &p.apparmor_profile, &c.apparmor_profile);
+    p.selinux_label = pick(&opts.process_label, &p.selinux_label, &c.selinux_label);
+    Ok(p)
+}
+
+/// Refuses a label the host cannot apply, naming the flag or field that asked for it.
+fn check_labels(
+    p: &ProcessConfig,
+    opts: &ExecOptions,
+    host: crate::security::HostLsm,
+) -> Result<(), ContainerError> {
+    for (field, lsm) in crate::security::lsm::requests(p) {
+        let flag = match lsm {
+            crate::security::Lsm::AppArmor => opts.apparmor.as_ref().map(|_| "--apparmor"),
+            crate::security::Lsm::SeLinux => opts.process_label.as_ref().map(|_| "--process-label"),
+        };
+        host.require(flag.unwrap_or(field), lsm).map_err(|e| {
+            crate::process::ProcessError::from(crate::security::SecurityError::from(e))
+        })?;
     }
+    Ok(())
+}
+
+fn command_process(
+    config: &crate::spec::Config,
+    opts: &ExecOptions,
+) -> Result<ProcessConfig, ContainerError> {
     if opts.args.is_empty() {
         return Err(ContainerError::BadOption(
             "exec needs a command (or --process)",
         ));
     }
-    let mut p = crate::spec::load(&c.state.bundle)?.process;
+    let mut p = config.process.clone();
     p.args = opts.args.clone();
     p.terminal = opts.tty;
     if let Some(cwd) = &opts.cwd {
@@ -182,6 +239,50 @@ fn add_caps(p: &mut ProcessConfig, names: &[String]) -> Result<(), ContainerErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_come_from_the_flag_then_the_process_then_the_container() {
+        let spec = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},
+            "apparmorProfile":"container","selinuxLabel":"c_t"},"linux":{"namespaces":[{"type":"mount"}]}}"#,
+        )
+        .unwrap();
+        let config = crate::spec::from_spec(spec, "/b".into()).unwrap();
+        let mut opts = ExecOptions {
+            args: vec!["true".into()],
+            ..Default::default()
+        };
+        let p = build_process(&config, &opts).unwrap();
+        assert_eq!(p.apparmor_profile.as_deref(), Some("container"));
+        assert_eq!(p.selinux_label.as_deref(), Some("c_t"));
+        opts.apparmor = Some("flag".into());
+        opts.process_label = Some(String::new());
+        let p = build_process(&config, &opts).unwrap();
+        assert_eq!(p.apparmor_profile.as_deref(), Some("flag"));
+        assert_eq!(p.selinux_label.as_deref(), Some("c_t"), "empty is unset");
+    }
+
+    #[test]
+    fn a_label_flag_without_the_lsm_names_the_flag() {
+        let opts = ExecOptions {
+            apparmor: Some("p".into()),
+            ..Default::default()
+        };
+        let p = ProcessConfig {
+            apparmor_profile: Some("p".into()),
+            selinux_label: Some("l".into()),
+            ..Default::default()
+        };
+        let none = crate::security::HostLsm::default();
+        let e = check_labels(&p, &opts, none).unwrap_err().to_string();
+        assert!(e.starts_with("--apparmor: AppArmor is not enabled"), "{e}");
+        let aa = crate::security::HostLsm {
+            apparmor: true,
+            selinux: false,
+        };
+        let e = check_labels(&p, &opts, aa).unwrap_err().to_string();
+        assert!(e.starts_with("process.selinuxLabel: SELinux"), "{e}");
+    }
 
     #[test]
     fn users_parse_like_runc() {

@@ -231,16 +231,19 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     }
     let cwd = open_cwd(cfg).map_err(at("process.cwd"))?;
     let early_chdir = nix::unistd::fchdir(&cwd);
-    let (seccomp_now, seccomp_late) = seccomp_timing(ctx);
-    if !cfg.process.no_new_privileges {
+    // The container's /proc is mounted now; labels go in before the filter and the drop.
+    security::apply_exec_labels(&cfg.process).map_err(at("apply security labels"))?;
+    let nnp = cfg.process.no_new_privileges;
+    let (seccomp_now, seccomp_late) = seccomp_timing(ctx.seccomp, nnp);
+    if !nnp {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the drop.
-        install_seccomp(ctx, seccomp_now).map_err(at("linux.seccomp"))?;
+        install_seccomp(&ctx.sock, seccomp_now).map_err(at("linux.seccomp"))?;
     }
     security::drop_privileges(&cfg.process, in_user_namespace(ctx))
         .map_err(at("drop privileges"))?;
-    if cfg.process.no_new_privileges {
+    if nnp {
         // A filter with a notify listener must be handed over while hull still waits.
-        install_seccomp(ctx, seccomp_now).map_err(at("linux.seccomp"))?;
+        install_seccomp(&ctx.sock, seccomp_now).map_err(at("linux.seccomp"))?;
     }
     if early_chdir.is_err() {
         // A cwd only the container user can enter (root squash): retry as that user.
@@ -273,7 +276,7 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     .map_err(at("startContainer hooks"))
     // Last, so the filter constrains as little of hull's own setup as possible; before the
     // built-in init forks, so it binds PID 1 too.
-    .and_then(|()| install_seccomp(ctx, seccomp_late).map_err(at("linux.seccomp")))
+    .and_then(|()| install_seccomp(&ctx.sock, seccomp_late).map_err(at("linux.seccomp")))
     .and_then(|()| match cfg.pid1 {
         // PID 1 stays in fork_child, forwarding and reaping; only the child goes on.
         true => crate::pid1::fork_child()
@@ -292,35 +295,39 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     fail(ctx, op, e)
 }
 
+/// A filter and when it goes in.
+type Timing<'a> = (
+    Option<&'a crate::security::seccomp::Filter>,
+    Option<&'a crate::security::seccomp::Filter>,
+);
+
 /// When the filter goes in: `(before Ready, right before execve)`. Right before execve unless
 /// it must be loaded while privileged (no no_new_privs) or its notify fd must reach hull.
-fn seccomp_timing<'a>(
-    ctx: &InitContext<'a>,
-) -> (
-    Option<&'a crate::security::seccomp::Filter>,
-    Option<&'a crate::security::seccomp::Filter>,
-) {
-    let Some(f) = ctx.seccomp else {
+/// The same for the init and for an exec'd process.
+pub(super) fn seccomp_timing(
+    filter: Option<&crate::security::seccomp::Filter>,
+    no_new_privileges: bool,
+) -> Timing<'_> {
+    let Some(f) = filter else {
         return (None, None);
     };
-    if !ctx.config.process.no_new_privileges || f.listener.is_some() {
+    if !no_new_privileges || f.listener.is_some() {
         (Some(f), None)
     } else {
         (None, Some(f))
     }
 }
 
-/// Installs `filter` (if any) and hands its notify fd to hull.
+/// Installs `filter` (if any) and hands its notify fd to hull over `sock`.
 pub(super) fn install_seccomp(
-    ctx: &InitContext<'_>,
+    sock: &SyncSocket,
     filter: Option<&crate::security::seccomp::Filter>,
 ) -> Result<(), InitError> {
     let Some(filter) = filter else { return Ok(()) };
     if let Some(fd) = crate::security::seccomp::install(filter)? {
         // sync: SeccompFd / SeccompDone
-        ctx.sock
-            .send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&fd))?;
-        ctx.sock.expect(&Msg::SeccompDone, "SeccompDone")?;
+        sock.send_fd(&Msg::SeccompFd, std::os::fd::AsFd::as_fd(&fd))?;
+        sock.expect(&Msg::SeccompDone, "SeccompDone")?;
     }
     Ok(())
 }

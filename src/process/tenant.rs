@@ -10,10 +10,13 @@
 //!        ◄────────────────────── InitPid{pid}; exit
 //!  cgroup, rlimits
 //!        ───────────────────────────────────────────────────────► Go
-//!                                                                console, cwd, drop privileges,
-//!                                                                find binary
+//!                                                                console, cwd, LSM labels,
+//!                                                                drop privileges, find binary
+//!        ◄─────────────────────────────────────────────────────── [SeccompFd] (notify filter)
+//!  send it to listenerPath
+//!        ───────────────────────────────────────────────────────► [SeccompDone]
 //!        ◄─────────────────────────────────────────────────────── Ready
-//!                                                                execve; the socket closes
+//!                                                                seccomp; execve; socket closes
 //!  EOF: the process runs.        (or ◄── Error when execve failed)
 //! ```
 
@@ -42,6 +45,11 @@ pub struct ExecRequest<'a> {
     pub console: Option<OwnedFd>,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// The container's compiled `linux.seccomp`: an exec'd process gets the container's
+    /// filter, as in runc (a process outside it would be a way around it).
+    pub seccomp: Option<&'a crate::security::seccomp::Filter>,
+    /// The container's state, handed to `listenerPath` with a notify fd.
+    pub state: &'a crate::state::OciState,
 }
 
 /// The init's namespaces that differ from ours, opened before anything is joined.
@@ -183,7 +191,17 @@ fn tenant(
         .map_err(InitError::CwdResolve)
         .map_err(at("process.cwd"))?;
     let early = nix::unistd::fchdir(&cwd);
+    crate::security::apply_exec_labels(p).map_err(at("apply security labels"))?;
+    // The filter goes in as in the init (see init::seccomp_timing).
+    let nnp = p.no_new_privileges;
+    let (seccomp_now, seccomp_late) = init::seccomp_timing(req.seccomp, nnp);
+    if !nnp {
+        init::install_seccomp(sock, seccomp_now).map_err(at("linux.seccomp"))?;
+    }
     crate::security::drop_privileges(p, userns).map_err(at("drop privileges"))?;
+    if nnp {
+        init::install_seccomp(sock, seccomp_now).map_err(at("linux.seccomp"))?;
+    }
     if early.is_err() {
         nix::unistd::fchdir(&cwd).map_err(|source| {
             (
@@ -201,6 +219,7 @@ fn tenant(
     // sync: Ready
     sock.send(&Msg::Ready).map_err(at("report ready"))?;
     init::reset_signals().map_err(at("reset signals"))?;
+    init::install_seccomp(sock, seccomp_late).map_err(at("linux.seccomp"))?;
     // An execve failure goes back to `exec` on the sync socket, kept open for it.
     // SAFETY: on return we only report on the socket and _exit.
     let (op, e) = unsafe { init::seal_and_exec(exec, req.preserve_fds, sock.as_fd()) };
@@ -235,16 +254,7 @@ fn drive(
         }
         crate::security::apply_limits(pid, req.process)?;
         sock.send(&Msg::Go { state: "{}".into() })?;
-        match recv(sock)? {
-            Msg::Ready => {}
-            other => {
-                return Err(SyncError::Unexpected {
-                    expected: "Ready",
-                    got: Box::new(other),
-                }
-                .into())
-            }
-        }
+        wait_ready(req, sock, pid)?;
         // execve closes the socket (close-on-exec); an Error instead means it failed.
         match sock.recv() {
             Err(SyncError::Eof) => Ok(()),
@@ -270,6 +280,38 @@ fn drive(
         pidfd,
         start_time,
     })
+}
+
+/// Waits for Ready, handing a seccomp notify fd to the container's listener on the way.
+fn wait_ready(req: &ExecRequest<'_>, sock: &SyncSocket, pid: i32) -> Result<(), ProcessError> {
+    let listener = req.seccomp.and_then(|f| f.listener.as_ref());
+    loop {
+        let (msg, fd) = match sock.recv_fd() {
+            Err(SyncError::Eof) => {
+                return Err(ProcessError::ChildDied {
+                    status: "exec process exited during setup".into(),
+                })
+            }
+            other => other?,
+        };
+        match (msg, fd, listener) {
+            (Msg::Ready, _, _) => return Ok(()),
+            (Msg::SeccompFd, Some(fd), Some(listener)) => {
+                crate::security::seccomp::send_to_listener(listener, &fd, pid, req.state)?;
+                sock.send(&Msg::SeccompDone)?;
+            }
+            (Msg::Error { errno, op, context }, _, _) => {
+                return Err(ProcessError::Child { op, errno, context })
+            }
+            (other, _, _) => {
+                return Err(SyncError::Unexpected {
+                    expected: "Ready",
+                    got: Box::new(other),
+                }
+                .into())
+            }
+        }
+    }
 }
 
 fn recv(sock: &SyncSocket) -> Result<Msg, ProcessError> {

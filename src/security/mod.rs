@@ -1,12 +1,16 @@
 //! Process privileges of the container init: rlimits and scheduling attributes while still
 //! privileged, then the privilege drop (bounding set, groups and ids, capability sets, umask,
-//! no_new_privs) right before the init waits for `start`. Seccomp comes after this, last.
+//! no_new_privs) right before the init waits for `start`. The LSM exec labels (`lsm.rs`) are
+//! written before the drop; seccomp comes after it, last.
 
+pub mod apparmor;
 mod attrs;
 mod caps;
 pub mod exe_seal;
+pub mod lsm;
 mod rlimits;
 pub mod seccomp;
+pub mod selinux;
 mod user;
 
 use crate::error::{ErrorKind, Kind};
@@ -14,6 +18,7 @@ use crate::spec::ProcessConfig;
 use std::io;
 
 pub use caps::{bounding_drops, CapPlan};
+pub use lsm::{HostLsm, Lsm, LsmError};
 pub use rlimits::rlimit_name;
 pub use user::{effective_umask, DEFAULT_UMASK};
 
@@ -169,6 +174,9 @@ pub enum SecurityError {
         #[source]
         source: io::Error,
     },
+    /// An AppArmor profile or SELinux label cannot be used or applied.
+    #[error(transparent)]
+    Lsm(#[from] LsmError),
 }
 
 impl SecurityError {
@@ -177,6 +185,7 @@ impl SecurityError {
         use SecurityError as E;
         match self {
             E::UnknownRlimit { .. } => libc::EINVAL,
+            E::Lsm(e) => e.errno(),
             E::IoPriority { source, .. } | E::Scheduler { source, .. } => source.errno(),
             E::Rlimit { source, .. }
             | E::OomScoreAdj { source, .. }
@@ -198,7 +207,8 @@ impl SecurityError {
 impl Kind for SecurityError {
     fn kind(&self) -> ErrorKind {
         match self {
-            SecurityError::UnknownRlimit { .. } => ErrorKind::BadSpec,
+            SecurityError::UnknownRlimit { .. }
+            | SecurityError::Lsm(LsmError::NotEnabled { .. }) => ErrorKind::BadSpec,
             _ => ErrorKind::Sys,
         }
     }
@@ -225,6 +235,14 @@ pub fn apply_limits(pid: i32, p: &ProcessConfig) -> Result<(), SecurityError> {
 /// `linux.personality`, set by the init on itself (personality(2) has no pid argument).
 pub fn apply_personality(personality: Option<u64>) -> Result<(), SecurityError> {
     personality.map_or(Ok(()), attrs::set_personality)
+}
+
+/// Sets the AppArmor profile and SELinux label the process gets at execve. Runs in the
+/// container's mount namespace after pivot_root (its /proc is checked to be procfs), before
+/// the privilege drop and before any seccomp filter, as runc orders it: the write needs
+/// open(2) and write(2), which the container's filter may forbid.
+pub fn apply_exec_labels(p: &ProcessConfig) -> Result<(), SecurityError> {
+    Ok(lsm::apply(p)?)
 }
 
 /// The privilege drop, in order: bounding set, groups/gid/uid, the other capability sets,
