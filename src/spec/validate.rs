@@ -515,6 +515,11 @@ fn seccomp(spec: &oci::Spec) -> Result<(), SpecError> {
     let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
         return Ok(());
     };
+    for (i, a) in s.architectures().iter().flatten().enumerate() {
+        crate::security::seccomp::check_arch(*a).map_err(|reason| {
+            SpecError::invalid(format!("linux.seccomp.architectures[{i}]"), reason)
+        })?;
+    }
     let mut notify = s.default_action() == ScmpActNotify;
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         notify |= rule.action() == ScmpActNotify;

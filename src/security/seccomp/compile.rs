@@ -67,6 +67,31 @@ pub fn arch(a: Arch) -> ScmpArch {
     }
 }
 
+/// The spec's name of an architecture (`SCMP_ARCH_S390X`).
+fn arch_name(a: Arch) -> String {
+    match serde_json::to_value(a) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{a:?}"),
+    }
+}
+
+/// Whether libseccomp can filter `a` on this machine, with the reason when not: one filter
+/// holds architectures of one byte order only (so s390x or ppc64 cannot join x86_64's), and
+/// the linked libseccomp may predate the architecture (2.5 knows no loongarch64, m68k, sh).
+pub fn check_arch(a: Arch) -> Result<(), String> {
+    let add = || -> Result<(), libseccomp::error::SeccompError> {
+        ScmpFilterContext::new(ScmpAction::Allow)?.add_arch(arch(a))?;
+        Ok(())
+    };
+    add().map_err(|e| {
+        format!(
+            "{}: libseccomp cannot filter it on {} ({e})",
+            arch_name(a),
+            std::env::consts::ARCH
+        )
+    })
+}
+
 /// One argument condition.
 pub fn condition(arg: &LinuxSeccompArg) -> ScmpArgCompare {
     let op = match arg.op() {
@@ -127,8 +152,10 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     ctx.set_ctl_nnp(false)
         .map_err(lib("linux.seccomp".into()))?;
     for (i, a) in s.architectures().iter().flatten().enumerate() {
-        ctx.add_arch(arch(*a))
-            .map_err(lib(format!("linux.seccomp.architectures[{i}]")))?;
+        ctx.add_arch(arch(*a)).map_err(|_| SeccompError::Invalid {
+            field: format!("linux.seccomp.architectures[{i}]"),
+            reason: check_arch(*a).err().unwrap_or_else(|| arch_name(*a)),
+        })?;
     }
     let mut notify = s.default_action() == A::ScmpActNotify;
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
@@ -285,6 +312,24 @@ mod tests {
         );
         let f = compile(&s).unwrap();
         assert_eq!(f.listener.unwrap().metadata, "m");
+    }
+
+    #[test]
+    fn an_architecture_of_the_other_byte_order_is_named() {
+        let e = check_arch(Arch::ScmpArchS390x).unwrap_err();
+        assert!(
+            e.starts_with("SCMP_ARCH_S390X: libseccomp cannot filter it"),
+            "{e}"
+        );
+        check_arch(Arch::ScmpArchX32).unwrap();
+        let s = spec(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_PPC64"]}"#,
+        );
+        let e = compile(&s).unwrap_err().to_string();
+        assert!(
+            e.starts_with("linux.seccomp.architectures[1]: SCMP_ARCH_PPC64: libseccomp cannot"),
+            "{e}"
+        );
     }
 
     #[test]

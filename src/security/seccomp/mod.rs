@@ -7,7 +7,7 @@ mod compile;
 mod notify;
 
 pub use apply::install;
-pub use compile::compile;
+pub use compile::{check_arch, compile};
 pub use notify::send_to_listener;
 
 use crate::error::{ErrorKind, Kind};
