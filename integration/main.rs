@@ -14,3 +14,4 @@ mod hooks;
 mod lifecycle;
 mod pid1;
 mod process;
+mod seccomp;
