@@ -477,10 +477,26 @@ struct Handover {
     fd: OwnedFd,
 }
 
-/// Accepts one connection on `listener` and receives the SCM_RIGHTS message of the spec.
+/// Accepts one connection on `listener` (within [`T`], so a runtime that never connects
+/// fails the test instead of hanging it) and receives the SCM_RIGHTS message of the spec.
 fn accept_handover(listener: &UnixListener) -> Handover {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let (conn, _) = listener.accept().expect("accept");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + T;
+    let conn = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no listener connection within {T:?}"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).expect("blocking");
     let mut buf = vec![0u8; 64 * 1024];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
