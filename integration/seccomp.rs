@@ -481,7 +481,9 @@ struct Handover {
 /// fails the test instead of hanging it) and receives the SCM_RIGHTS message of the spec.
 fn accept_handover(listener: &UnixListener) -> Handover {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    listener.set_nonblocking(true).expect("nonblocking");
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|e| panic!("nonblocking: {e}"));
     let deadline = Instant::now() + T;
     let conn = loop {
         match listener.accept() {
@@ -496,7 +498,8 @@ fn accept_handover(listener: &UnixListener) -> Handover {
             Err(e) => panic!("accept: {e}"),
         }
     };
-    conn.set_nonblocking(false).expect("blocking");
+    conn.set_nonblocking(false)
+        .unwrap_or_else(|e| panic!("blocking: {e}"));
     let mut buf = vec![0u8; 64 * 1024];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
@@ -506,9 +509,9 @@ fn accept_handover(listener: &UnixListener) -> Handover {
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
-    .expect("recvmsg");
+    .unwrap_or_else(|e| panic!("recvmsg: {e}"));
     let mut fds = Vec::new();
-    for c in msg.cmsgs().expect("cmsgs") {
+    for c in msg.cmsgs().unwrap_or_else(|e| panic!("cmsgs: {e}")) {
         if let ControlMessageOwned::ScmRights(r) = c {
             fds.extend(r);
         }
@@ -517,7 +520,8 @@ fn accept_handover(listener: &UnixListener) -> Handover {
     assert_eq!(fds.len(), 1, "one fd, the notify fd");
     // SAFETY: the fd was just received by SCM_RIGHTS and is owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(fds[0]) };
-    let payload = serde_json::from_slice(&buf[..n]).expect("payload is JSON");
+    let payload =
+        serde_json::from_slice(&buf[..n]).unwrap_or_else(|e| panic!("payload is JSON: {e}"));
     Handover { payload, fd }
 }
 
@@ -538,7 +542,8 @@ fn answer_one(fd: &OwnedFd, errno: i32) -> (String, u64) {
         }
         assert!(Instant::now() < deadline, "no notification within {T:?}");
     }
-    let req = ScmpNotifReq::receive(fd.as_raw_fd()).expect("receive notification");
+    let req = ScmpNotifReq::receive(fd.as_raw_fd())
+        .unwrap_or_else(|e| panic!("receive notification: {e}"));
     let name = req
         .data
         .syscall
@@ -546,7 +551,7 @@ fn answer_one(fd: &OwnedFd, errno: i32) -> (String, u64) {
         .unwrap_or_else(|_| format!("{:?}", req.data.syscall));
     ScmpNotifResp::new_error(req.id, -errno, ScmpNotifRespFlags::empty())
         .respond(fd.as_raw_fd())
-        .expect("respond");
+        .unwrap_or_else(|e| panic!("respond: {e}"));
     (name, req.data.args[0])
 }
 
