@@ -15,3 +15,4 @@ mod lifecycle;
 mod pid1;
 mod process;
 mod seccomp;
+mod security;
