@@ -520,9 +520,16 @@ fn seccomp(spec: &oci::Spec) -> Result<(), SpecError> {
             SpecError::invalid(format!("linux.seccomp.architectures[{i}]"), reason)
         })?;
     }
+    errno_ret(
+        "linux.seccomp.defaultErrnoRet",
+        s.default_action(),
+        s.default_errno_ret(),
+    )?;
     let mut notify = s.default_action() == ScmpActNotify;
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         notify |= rule.action() == ScmpActNotify;
+        let field = format!("linux.seccomp.syscalls[{i}].errnoRet");
+        errno_ret(&field, rule.action(), rule.errno_ret())?;
         if rule.names().is_empty() {
             return Err(SpecError::invalid(
                 format!("linux.seccomp.syscalls[{i}].names"),
@@ -546,6 +553,28 @@ fn seccomp(spec: &oci::Spec) -> Result<(), SpecError> {
         ));
     }
     Ok(())
+}
+
+/// errnoRet must fit what the kernel returns: an errno (at most 4095) for ERRNO, the 16-bit
+/// message for TRACE; a larger value would otherwise be cut silently to its low bits.
+fn errno_ret(
+    field: &str,
+    action: oci::LinuxSeccompAction,
+    value: Option<u32>,
+) -> Result<(), SpecError> {
+    use oci::LinuxSeccompAction as A;
+    let (max, name) = match action {
+        A::ScmpActErrno => (4095, "SCMP_ACT_ERRNO"),
+        A::ScmpActTrace => (u32::from(u16::MAX), "SCMP_ACT_TRACE"),
+        _ => return Ok(()),
+    };
+    match value {
+        Some(v) if v > max => Err(SpecError::invalid(
+            field,
+            format!("{v} is above {max}, the largest value {name} can return"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The built-in init must be PID 1 of its own pid namespace to reap orphans.
@@ -729,6 +758,25 @@ mod tests {
             err(&d),
             "linux.devices[0].path: \"/dev/../etc/x\" is not under /dev"
         );
+    }
+
+    #[test]
+    fn errno_ret_must_fit_the_action() {
+        let sc = |s: &str| format!(r#"{{"ociVersion":"1.0.0",{P},"linux":{{"seccomp":{s}}}}}"#);
+        assert_eq!(
+            err(&sc(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":4096}"#)),
+            "linux.seccomp.defaultErrnoRet: 4096 is above 4095, the largest value SCMP_ACT_ERRNO can return"
+        );
+        let e = err(&sc(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["kill"],"action":"SCMP_ACT_TRACE","errnoRet":65536}]}"#,
+        ));
+        assert!(
+            e.starts_with("linux.seccomp.syscalls[0].errnoRet: 65536 is above 65535"),
+            "{e}"
+        );
+        ok(&sc(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":4095,"syscalls":[{"names":["kill"],"action":"SCMP_ACT_TRACE","errnoRet":65535}]}"#,
+        ));
     }
 
     #[test]
