@@ -86,14 +86,22 @@ pub fn parse_file(path: &Path) -> Result<Spec, SpecError> {
         source,
     })?;
     let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        SpecError::Parse {
-            path: path.into(),
-            field,
-            message: e.into_inner().to_string(),
-        }
-    })
+    serde_path_to_error::deserialize(&mut de).map_err(|e| parse_error(path, e))
+}
+
+/// Parses config.json text already in memory (`path` only names it in errors). The entry
+/// point of the config fuzz target, with [`from_spec`].
+pub fn parse_slice(bytes: &[u8], path: &Path) -> Result<Spec, SpecError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| parse_error(path, e))
+}
+
+fn parse_error(path: &Path, e: serde_path_to_error::Error<serde_json::Error>) -> SpecError {
+    SpecError::Parse {
+        path: path.into(),
+        field: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    }
 }
 
 /// Reads a process.json (`exec --process`), checked like config.json's `process`.
@@ -104,16 +112,21 @@ pub fn load_process(path: &Path) -> Result<ProcessConfig, SpecError> {
     })?;
     let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
     let process: oci_spec::runtime::Process =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let field = e.path().to_string();
-            SpecError::Parse {
-                path: path.into(),
-                field,
-                message: e.into_inner().to_string(),
-            }
-        })?;
-    validate::check_process(&process)?;
-    convert::process(&process)
+        serde_path_to_error::deserialize(&mut de).map_err(|e| parse_error(path, e))?;
+    process_from(&process)
+}
+
+/// Parses, checks and converts process.json text already in memory.
+pub fn process_from_slice(bytes: &[u8], path: &Path) -> Result<ProcessConfig, SpecError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let process: oci_spec::runtime::Process =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| parse_error(path, e))?;
+    process_from(&process)
+}
+
+fn process_from(process: &oci_spec::runtime::Process) -> Result<ProcessConfig, SpecError> {
+    validate::check_process(process)?;
+    convert::process(process)
 }
 
 /// Loads, validates and converts the bundle's config.json. `bundle` may be relative.
