@@ -201,6 +201,10 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
         crate::sys::join_session_keyring(ctx.req.id).map_err(at("join session keyring"))?;
     }
     set_uts(cfg).map_err(at("set hostname"))?;
+    if cfg.creates_namespace(NsKind::Network) {
+        // Before sysctls and hooks, which may expect a working 127.0.0.1 (runc's order).
+        crate::namespaces::bring_up_loopback().map_err(at("bring up lo"))?;
+    }
     security::apply_personality(cfg.personality).map_err(at("linux.personality"))?;
     // Through the host's /proc/sys, which shows the namespaces of the writer: ours.
     crate::namespaces::apply_sysctls(&cfg.sysctl).map_err(at("sysctl"))?;
