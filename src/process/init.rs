@@ -152,14 +152,21 @@ pub fn fail(ctx: &InitContext<'_>, op: &str, err: InitError) -> ! {
     report(&ctx.sock, op, err)
 }
 
-/// Sends `err` over `sock` and exits 1.
+/// Sends `err` over `sock` and exits 1. Once the parent has stopped listening (after Ready),
+/// the error goes to the container's stderr instead.
 pub fn report(sock: &SyncSocket, op: &str, err: InitError) -> ! {
+    let context = err.to_string();
     let msg = Msg::Error {
         errno: err.errno(),
         op: op.to_string(),
-        context: err.to_string(),
+        context: context.clone(),
     };
-    let _ = sock.send(&msg);
+    if sock.send(&msg).is_err() {
+        // The parent closed its end at Ready: a failure after `start` released us (execve,
+        // startContainer hooks) has no one to hear it but the container's own stderr, where
+        // runc writes it too. Without this the process would exit 1 in silence.
+        let _ = nix::unistd::write(std::io::stderr(), format!("{context}\n").as_bytes());
+    }
     // SAFETY: _exit skips exit handlers and destructors, which belong to the parent.
     unsafe { libc::_exit(1) }
 }
