@@ -7,3 +7,5 @@ mod support;
 mod fixtures;
 mod harness;
 mod lifecycle;
+mod namespaces;
+mod rootfs;
