@@ -12,5 +12,7 @@ mod fixtures;
 mod harness;
 mod hooks;
 mod lifecycle;
+mod namespaces;
 mod pid1;
 mod process;
+mod rootfs;
