@@ -16,3 +16,4 @@ mod namespaces;
 mod pid1;
 mod process;
 mod rootfs;
+mod terminal;
