@@ -4,14 +4,8 @@
 //! `events --stats`). Where v1 and v2 differ, [`Layout`] says how: file names and formats,
 //! the state a frozen task shows in /proc, which limit value the kernel refuses.
 //!
-//! A v2 module calls the same bodies with `Layout::V2` after `requires(&["cgroup2"])`:
-//! ```ignore
-//! #[test]
-//! fn oom_kill_is_reported() {
-//!     requires(&["cgroup2"]);
-//!     crate::cgroups_common::oom_kill_is_reported(Layout::V2);
-//! }
-//! ```
+//! `cgroups_v2` calls the same bodies with `Layout::V2` (in its `shared` module), in the
+//! qemu guest whose only hierarchy is cgroup2.
 
 use crate::support::*;
 use std::collections::BTreeSet;
@@ -19,8 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Generous bound for a container to reach a state on a loaded 2-core machine.
-pub const T: Duration = Duration::from_secs(10);
+/// Generous bound for a container to reach a state on a loaded 2-core machine, or in the
+/// v2 guest under qemu's emulated CPUs (a bound costs nothing while things work).
+pub const T: Duration = Duration::from_secs(30);
 
 /// Which cgroup version holds the container's controllers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +23,6 @@ pub enum Layout {
     /// v1 controllers (a legacy or hybrid host).
     V1,
     /// The unified hierarchy at /sys/fs/cgroup.
-    #[allow(dead_code)] // for the v2 guest's module
     V2,
 }
 
