@@ -4,6 +4,8 @@
 
 mod support;
 
+mod cgroups;
+mod cgroups_common;
 mod cgroups_v2;
 mod console;
 mod exec;

@@ -3,14 +3,19 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::container::ContainerError;
 use crate::error::{ErrorKind, Kind};
@@ -113,6 +118,16 @@ pub enum Command {
     /// lists containers started by hull with the given root
     #[command(alias = "ls")]
     List(list::Args),
+    /// suspend all processes inside the container
+    Pause(pause::Args),
+    /// resume all processes that have been previously paused
+    Resume(resume::Args),
+    /// ps displays the processes running inside a container
+    Ps(ps::Args),
+    /// update container resource constraints
+    Update(update::Args),
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events(events::Args),
     /// create a new specification file
     Spec(spec::Args),
     /// show the enabled features
@@ -174,6 +189,11 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Exec(a) => exec::run(a, g),
         Command::Delete(a) => delete::run(a, g),
         Command::List(a) => list::run(a, g),
+        Command::Pause(a) => pause::run(a, g),
+        Command::Resume(a) => resume::run(a, g),
+        Command::Ps(a) => ps::run(a, g),
+        Command::Update(a) => update::run(a, g),
+        Command::Events(a) => events::run(a, g),
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
     }

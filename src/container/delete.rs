@@ -7,7 +7,7 @@ use crate::cgroups::{self, Manager};
 use crate::state::{StateError, StateRoot, Status};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// How long to wait for a SIGKILLed init to be gone before giving up.
 const KILL_WAIT_MS: u16 = 10_000;
@@ -55,17 +55,20 @@ pub(crate) fn destroy(
     cgroup: &dyn Manager,
     poststop: bool,
 ) -> Result<(), ContainerError> {
-    kill_init(c)?;
+    let init = kill_init(c)?;
     // Processes that ignored SIGTERM, or live outside the container's pid namespace.
     cgroup.kill_all(Signal::SIGKILL)?;
-    // A frozen process cannot die; thawing an unfrozen cgroup is a no-op.
+    // A frozen (paused) process cannot die until thawed, so thaw before waiting for the
+    // init; thawing an unfrozen cgroup is a no-op.
     let _ = cgroup.thaw();
+    wait_gone(c, init)?;
     cgroup.destroy()?;
     finish(c, poststop)
 }
 
 fn destroy_without_cgroup(c: &Container) -> Result<(), ContainerError> {
-    kill_init(c)?;
+    let init = kill_init(c)?;
+    wait_gone(c, init)?;
     finish(c, true)
 }
 
@@ -90,22 +93,27 @@ fn run_poststop(c: &Container) {
     }
 }
 
-/// SIGKILLs the init if it is still the recorded process and waits until it has exited.
-fn kill_init(c: &Container) -> Result<(), ContainerError> {
+/// SIGKILLs the init if it is still the recorded process; returns its pidfd to wait on.
+fn kill_init(c: &Container) -> Result<Option<OwnedFd>, ContainerError> {
     let Some(pidfd) = c.init_pidfd() else {
+        return Ok(None);
+    };
+    match rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(Some(pidfd)),
+        Err(e) => Err(ContainerError::Signal {
+            op: "kill",
+            pid: c.state.pid,
+            source: e.into(),
+        }),
+    }
+}
+
+/// Waits until the killed init has exited.
+fn wait_gone(c: &Container, pidfd: Option<OwnedFd>) -> Result<(), ContainerError> {
+    let Some(pidfd) = pidfd else {
         return Ok(());
     };
     let pid = c.state.pid;
-    match rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL) {
-        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-        Err(e) => {
-            return Err(ContainerError::Signal {
-                op: "kill",
-                pid,
-                source: e.into(),
-            });
-        }
-    }
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(KILL_WAIT_MS)) {
         Ok(n) if n > 0 => Ok(()),
