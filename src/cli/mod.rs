@@ -7,6 +7,7 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod network;
 mod run;
 mod spec;
 mod start;
@@ -117,6 +118,8 @@ pub enum Command {
     Spec(spec::Args),
     /// show the enabled features
     Features(features::Args),
+    /// container networking: attach/detach hooks, show
+    Network(network::Args),
 }
 
 /// A command that failed.
@@ -125,6 +128,9 @@ pub enum CliError {
     /// A container operation failed.
     #[error(transparent)]
     Container(#[from] ContainerError),
+    /// A network hook or `network show` failed.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetError),
     /// A flag asks for something hull does not implement.
     #[error("{what} is not supported by hull")]
     Unsupported {
@@ -156,6 +162,7 @@ impl Kind for CliError {
     fn kind(&self) -> ErrorKind {
         match self {
             CliError::Container(e) => e.kind(),
+            CliError::Network(e) => e.kind(),
             CliError::Unsupported { .. } | CliError::BadArg { .. } => ErrorKind::Usage,
             CliError::Io { .. } => ErrorKind::Sys,
         }
@@ -176,6 +183,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::List(a) => list::run(a, g),
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
+        Command::Network(a) => network::run(a, g),
     }
 }
 
