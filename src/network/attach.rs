@@ -106,6 +106,9 @@ fn connect_bridge(
     let gateway = opts.subnet.gateway();
     bridge::configure_inside(&mut inside, IFNAME, grant.ip, &opts.subnet, gateway)?;
     netns::enable_ip_forward()?;
+    if !opts.publish.is_empty() {
+        netns::enable_route_localnet(&opts.bridge)?;
+    }
     firewall::add(&firewall::plan(
         &owner.id,
         grant.ip,

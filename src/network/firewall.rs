@@ -14,6 +14,8 @@ use std::net::Ipv4Addr;
 
 /// `RTN_LOCAL`, what `fib daddr type` yields for the host's own addresses.
 const RTN_LOCAL: u32 = 2;
+/// Attempts at a consistent dump while other containers come and go.
+const DUMP_TRIES: usize = 20;
 /// Attempts at deleting a container's rules when another process changes the table meanwhile.
 const DELETE_TRIES: usize = 3;
 
@@ -24,7 +26,9 @@ pub fn comment(id: &str) -> String {
 
 /// The rules of one container: masquerade of its traffic leaving the subnet, and for each
 /// published port a DNAT from the host's own addresses, for packets arriving from outside
-/// (prerouting) and made on the host itself (output).
+/// (prerouting) and made on the host itself (output). With published ports, connections
+/// from the host's 127.0.0.1 are masqueraded too (behind the gateway), as netavark does, so
+/// `localhost:PORT` works once the bridge has `route_localnet`.
 pub fn plan(id: &str, ip: Ipv4Addr, subnet: &Subnet, publish: &[Publish]) -> Vec<Rule> {
     let tag = comment(id);
     let mut rules = vec![Rule {
@@ -47,6 +51,28 @@ pub fn plan(id: &str, ip: Ipv4Addr, subnet: &Subnet, publish: &[Publish]) -> Vec
         ],
         comment: tag.clone(),
     }];
+    if !publish.is_empty() {
+        rules.push(Rule {
+            chain: POSTROUTING.name,
+            exprs: vec![
+                Expr::Payload {
+                    base: Base::Network,
+                    offset: 12, // saddr
+                    len: 4,
+                },
+                Expr::Mask(vec![255, 0, 0, 0]),
+                Expr::Cmp(CmpOp::Eq, vec![127, 0, 0, 0]),
+                Expr::Payload {
+                    base: Base::Network,
+                    offset: 16, // daddr
+                    len: 4,
+                },
+                Expr::Cmp(CmpOp::Eq, ip.octets().to_vec()),
+                Expr::Masquerade,
+            ],
+            comment: tag.clone(),
+        });
+    }
     for p in publish {
         for chain in [PREROUTING.name, OUTPUT.name] {
             rules.push(Rule {
@@ -92,15 +118,22 @@ pub fn add(rules: &[Rule]) -> Result<(), NetError> {
     })
 }
 
-/// Every rule of hull's table: (chain, handle, comment).
+/// Every rule of hull's table: (chain, handle, comment). A dump that other containers'
+/// changes made inconsistent is taken again.
 fn dump(sock: &mut Socket) -> Result<Vec<nft::Found>, NetError> {
-    let mut found = Vec::new();
-    match sock.dump(&nft::dump_rules_msg(), |p| found.extend(nft::parse_rule(p))) {
-        Ok(()) | Err(Errno::ENOENT) => Ok(found),
-        Err(source) => Err(NetError::Nftables {
-            op: "list rules",
-            source,
-        }),
+    let mut tries = 0;
+    loop {
+        let mut found = Vec::new();
+        match sock.dump(&nft::dump_rules_msg(), |p| found.extend(nft::parse_rule(p))) {
+            Ok(()) | Err(Errno::ENOENT) => return Ok(found),
+            Err(Errno::EINTR) if tries < DUMP_TRIES => tries += 1,
+            Err(source) => {
+                return Err(NetError::Nftables {
+                    op: "list rules",
+                    source,
+                })
+            }
+        }
     }
 }
 
@@ -152,6 +185,14 @@ mod tests {
     use crate::network::options::Proto;
 
     #[test]
+    fn without_ports_only_outbound_masquerade() {
+        let subnet: Subnet = "10.88.0.0/16".parse().unwrap();
+        let rules = plan("c1", Ipv4Addr::new(10, 88, 0, 2), &subnet, &[]);
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].exprs.last(), Some(&Expr::Masquerade));
+    }
+
+    #[test]
     fn every_rule_names_its_container_and_ports_get_two_chains() {
         let subnet: Subnet = "10.88.0.0/16".parse().unwrap();
         let publish = [Publish {
@@ -161,7 +202,10 @@ mod tests {
         }];
         let rules = plan("c1", Ipv4Addr::new(10, 88, 0, 2), &subnet, &publish);
         let chains: Vec<_> = rules.iter().map(|r| r.chain).collect();
-        assert_eq!(chains, ["postrouting", "prerouting", "output"]);
+        assert_eq!(
+            chains,
+            ["postrouting", "postrouting", "prerouting", "output"]
+        );
         assert!(rules.iter().all(|r| r.comment == "hull:c1"));
         assert!(rules[0]
             .exprs

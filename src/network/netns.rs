@@ -50,7 +50,17 @@ pub fn socket_in(netns: BorrowedFd<'_>, family: Family) -> Result<Socket, NetErr
 /// Turns on IPv4 forwarding in the hook's own namespace (the bridge's), where the
 /// container's traffic is routed; `/proc/sys/net` shows the reader's namespace.
 pub fn enable_ip_forward() -> Result<(), NetError> {
-    let path = "/proc/sys/net/ipv4/ip_forward";
+    sysctl_on("/proc/sys/net/ipv4/ip_forward")
+}
+
+/// Lets the bridge route 127.0.0.0/8 sources, so a published port answers on the host's
+/// `localhost` (the DNATed packet keeps its loopback source until masqueraded).
+pub fn enable_route_localnet(bridge: &str) -> Result<(), NetError> {
+    sysctl_on(&format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"))
+}
+
+/// Sets a boolean sysctl of the hook's namespace to 1 unless it already is.
+fn sysctl_on(path: &str) -> Result<(), NetError> {
     let err = |op| {
         move |source| NetError::Io {
             op,

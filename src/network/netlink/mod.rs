@@ -148,14 +148,19 @@ impl Socket {
     }
 
     /// Runs a dump request, handing every reply message's payload to `each`.
+    /// A dump the kernel marks inconsistent (the objects changed while it ran, so some may
+    /// be missing) fails with EINTR; the caller dumps again.
     pub fn dump(&mut self, req: &MsgBuilder, mut each: impl FnMut(&[u8])) -> Result<(), Errno> {
         let seq = self.next_seq();
         self.send(&req.finish(seq))?;
+        let mut interrupted = false;
         self.recv_until(|m| {
             if m.seq != seq {
                 return None;
             }
+            interrupted |= m.flags & msg::NLM_F_DUMP_INTR != 0;
             match m.ty {
+                NLMSG_DONE if interrupted => Some(Err(Errno::EINTR)),
                 NLMSG_DONE => Some(Ok(())),
                 NLMSG_ERROR => match m.error_code() {
                     Some(0) => Some(Ok(())),

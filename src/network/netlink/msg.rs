@@ -20,6 +20,8 @@ pub const NLM_F_CREATE: u16 = 0x400;
 pub const NLM_F_APPEND: u16 = 0x800;
 /// nftables: delete only if empty (no recursive delete).
 pub const NLM_F_NONREC: u16 = 0x100;
+/// Set on dump messages when the objects changed during the dump (it may miss some).
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
 /// The last message of a dump.
 pub const NLMSG_DONE: u16 = 3;
 /// An error or acknowledgement.
