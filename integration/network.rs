@@ -140,6 +140,21 @@ impl Drop for Background {
     }
 }
 
+/// A scratch directory removed on drop, also when the test fails.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        Scratch(scratch_dir(tag))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 /// One test's network state dir (leases, records) and how its containers use it.
 struct Net {
     state: PathBuf,
@@ -779,5 +794,164 @@ fn spec_network_bridge_gives_a_networked_container() {
             }
         }
         net.assert_clean();
+    });
+}
+
+/// Runs `script` with bash in a private mount namespace of the test's network namespace,
+/// where a tmpfs hides the host's /run (containerd's socket, netns pins, runtime state) and
+/// /var/lib is an overlay whose writes land in `work` (image caches), so the client under
+/// test sees and leaves nothing of the host's. Arguments: `$1` runtime, `$2` busybox rootfs,
+/// `$3` work dir. Returns stdout; fails the test unless the script exits 0.
+fn client_script(script: &str, work: &std::path::Path) -> String {
+    let private = r#"set -eu
+mount -t tmpfs tmpfs /run
+mkdir -p "$3/varlib-up" "$3/varlib-work"
+mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$3/varlib-up,workdir=$3/varlib-work" /var/lib
+"#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "bash", "-c"])
+        .arg(format!("{private}{script}"))
+        .arg("client-script")
+        .arg(binary())
+        .arg(fixture_rootfs())
+        .arg(work);
+    let out = spawn_in(cmd, work).wait_timeout(Duration::from_secs(300));
+    assert!(
+        out.status.success(),
+        "client script failed: {}",
+        out.describe()
+    );
+    out.stdout_text()
+}
+
+/// The value of `KEY=value` in a script's output.
+fn field(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in:\n{out}"))
+        .to_string()
+}
+
+/// dockerd with its own data, exec root, socket and cgroup parent, hull added as a runtime,
+/// the busybox fixture imported; two containers on dockerd's default bridge, networked by
+/// the `libnetwork-setkey` prestart hook dockerd injects. Everything is removed on exit.
+const DOCKER: &str = r#"
+hull=$1 rootfs=$2 work=$3
+cg=hull-it-docker-$$
+export DOCKER_HOST=unix://$work/docker.sock
+cleanup() {
+    docker rm -f srv >/dev/null 2>&1 || true
+    if [ -n "${dockerd:-}" ]; then kill "$dockerd" 2>/dev/null || true; wait "$dockerd" || true; fi
+    for pid in $(pgrep -f "$work/" || true); do echo "LEAKED=$pid $(tr '\0' ' ' </proc/$pid/cmdline)"; kill -9 "$pid" || true; done
+    for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "$cg"); do find "$d" -depth -type d -exec rmdir {} +; done
+}
+trap cleanup EXIT
+printf '{"deprecated-key-path": "%s"}' "$work/key.json" >"$work/daemon.json"
+dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/docker.pid" \
+    -H "$DOCKER_HOST" --config-file "$work/daemon.json" --storage-driver vfs \
+    --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$cg" \
+    --add-runtime "hull=$hull" >"$work/dockerd.log" 2>&1 &
+dockerd=$!
+# dockerd starts its own containerd first: slow on a loaded machine.
+for i in $(seq 1200); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+docker version >/dev/null || { cat "$work/dockerd.log" >&2; exit 1; }
+tar -C "$rootfs" -c . | docker import - hull-busybox >/dev/null
+docker run -d --runtime hull --name srv hull-busybox sleep 1000 >/dev/null
+echo "SERVER_IP=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' srv)"
+echo "SERVER_RUNTIME=$(docker inspect -f '{{.HostConfig.Runtime}}' srv)"
+ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' srv)
+docker run --rm --runtime hull hull-busybox sh -c "ip -o -4 addr show eth0; ping -c 1 -w 5 $ip" >"$work/client.out" 2>&1 && echo PING=ok || echo PING=failed
+sed 's/^/CLIENT: /' "$work/client.out"
+"#;
+
+#[test]
+fn docker_default_bridge_reaches_another_container_through_hull() {
+    requires(&["dockerd", "docker", "iptables", "tar"]);
+    in_netns(|| {
+        let work = Scratch::new("docker");
+        let out = client_script(DOCKER, &work.0);
+        assert!(!out.contains("LEAKED="), "processes left: {out}");
+        assert_eq!(field(&out, "SERVER_RUNTIME"), "hull", "{out}");
+        let ip = field(&out, "SERVER_IP");
+        assert!(
+            ip.starts_with("172.17."),
+            "dockerd's default bridge address: {out}"
+        );
+        assert_eq!(field(&out, "PING"), "ok", "{out}");
+        assert!(
+            out.contains("CLIENT: ") && out.contains("inet 172.17."),
+            "{out}"
+        );
+    });
+}
+
+/// podman with its own storage, run root and cgroup parent, hull as the runtime, and a
+/// hooks.d that runs `hull network attach` (createRuntime) and `detach` (poststop, which
+/// podman runs itself, with no pid in the state). `--network none` leaves the namespace to
+/// the hook. podman asks for nofile and nproc limits above this sandbox's hard limits
+/// (root here lacks CAP_SYS_RESOURCE), so the runs pass their own `--ulimit`.
+const PODMAN: &str = r#"
+hull=$1 rootfs=$2 work=$3
+cg=hull-it-podman-$$
+mkdir -p "$work/hooks"
+for stage in createRuntime:attach poststop:detach; do
+    cat >"$work/hooks/hull-${stage#*:}.json" <<JSON
+{"version": "1.0.0", "hook": {"path": "$hull", "args": ["hull", "network", "${stage#*:}", "--state-dir", "$work/net"]},
+ "when": {"always": true}, "stages": ["${stage%%:*}"]}
+JSON
+done
+podman() {
+    # /run is the script's own tmpfs (and podman refuses a run root over 50 characters).
+    command podman --root "$work/root" --runroot /run/podman --tmpdir /run/libpod \
+        --cgroup-manager cgroupfs --runtime "$hull" --hooks-dir "$work/hooks" \
+        --events-backend file --storage-driver vfs "$@"
+}
+run_flags="--network none --cgroup-parent /$cg --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --cap-add NET_RAW"
+cleanup() {
+    podman rm -f -t 0 srv >/dev/null 2>&1 || true
+    for pid in $(pgrep -f "$work/" || true); do echo "LEAKED=$pid $(tr '\0' ' ' </proc/$pid/cmdline)"; kill -9 "$pid" || true; done
+    for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "$cg"); do find "$d" -depth -type d -exec rmdir {} +; done
+}
+trap cleanup EXIT
+tar -C "$rootfs" -c . | podman import - hull-busybox >/dev/null
+id=$(podman run -d $run_flags --name srv hull-busybox sleep 1000)
+"$hull" network show --state-dir "$work/net" "$id" | tr -d ' \n' | sed 's/^/SHOW=/'; echo
+ip=$("$hull" network show --state-dir "$work/net" "$id" | sed -n 's/.*"address": "\([0-9.]*\)\/.*/\1/p')
+podman run --rm $run_flags hull-busybox sh -c "ip -o -4 addr show eth0; ping -c 1 -w 5 $ip" >"$work/client.out" 2>&1 && echo PING=ok || echo PING=failed
+sed 's/^/CLIENT: /' "$work/client.out"
+podman rm -f -t 0 srv >/dev/null
+echo "LINKS=$(ip -o link | awk -F': ' '{print $2}' | tr '\n' ' ')"
+echo "LEASES=$(find "$work/net" -type f -name '10.*' | wc -l)"
+echo "RECORDS=$(find "$work/net/attachments" -type f | wc -l)"
+echo "RULES=$(nft list ruleset | grep -c 'comment "hull:' || true)"
+"#;
+
+#[test]
+fn podman_hooks_attach_and_its_pidless_poststop_detaches() {
+    requires(&["podman", "conmon", "tar"]);
+    in_netns(|| {
+        let work = Scratch::new("podman");
+        let out = client_script(PODMAN, &work.0);
+        assert!(!out.contains("LEAKED="), "processes left: {out}");
+        let show = field(&out, "SHOW");
+        assert!(
+            show.contains(r#""mode":"bridge""#) && show.contains(r#""address":"10.88.0.2/16""#),
+            "{out}"
+        );
+        assert_eq!(field(&out, "PING"), "ok", "{out}");
+        assert!(
+            out.contains("inet 10.88.0.3/16"),
+            "the second container is attached too: {out}"
+        );
+        let links = field(&out, "LINKS");
+        assert!(
+            !links
+                .split(' ')
+                .any(|l| l.len() >= 15 && l.starts_with("hull")),
+            "veth left: {out}"
+        );
+        assert_eq!(field(&out, "LEASES"), "0", "{out}");
+        assert_eq!(field(&out, "RECORDS"), "0", "{out}");
+        assert_eq!(field(&out, "RULES"), "0", "{out}");
     });
 }
