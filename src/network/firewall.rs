@@ -212,9 +212,12 @@ mod tests {
             .contains(&Expr::Cmp(CmpOp::Neq, vec![10, 88, 0, 0])));
         assert!(rules[1]
             .exprs
+            .contains(&Expr::Cmp(CmpOp::Eq, vec![127, 0, 0, 0])));
+        assert!(rules[2]
+            .exprs
             .contains(&Expr::Cmp(CmpOp::Eq, vec![0x1f, 0x90])));
         assert_eq!(
-            rules[2].exprs.last(),
+            rules[3].exprs.last(),
             Some(&Expr::Dnat {
                 addr: [10, 88, 0, 2],
                 port: 80

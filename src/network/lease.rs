@@ -283,6 +283,107 @@ mod tests {
         assert_eq!(Owner::decode("c1\nx 7\n"), None);
     }
 
+    /// A private lease directory for one test, removed on drop.
+    struct TempState(PathBuf);
+
+    impl TempState {
+        fn new(tag: &str) -> TempState {
+            let dir = std::env::temp_dir().join(format!("hull-lease-{}-{tag}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            TempState(dir)
+        }
+    }
+
+    impl Drop for TempState {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn me(id: &str) -> Owner {
+        let pid = std::process::id() as i32;
+        let start_time = crate::process::stat::read(pid).unwrap().start_time;
+        Owner {
+            id: id.into(),
+            pid,
+            start_time,
+        }
+    }
+
+    fn dead(id: &str) -> Owner {
+        Owner {
+            id: id.into(),
+            pid: i32::MAX,
+            start_time: 1,
+        }
+    }
+
+    #[test]
+    fn leases_are_distinct_until_exhausted_and_released_by_id() {
+        let tmp = TempState::new("distinct");
+        let subnet: Subnet = "10.9.0.0/29".parse().unwrap();
+        let leases = Leases::open(&tmp.0, "n0").unwrap();
+        let locked = leases.lock().unwrap();
+        locked.check_subnet(&subnet).unwrap();
+        let ips: Vec<_> = (0..5)
+            .map(|i| {
+                locked
+                    .allocate(&me(&format!("c{i}")), None, &subnet)
+                    .unwrap()
+                    .ip
+            })
+            .collect();
+        let unique: std::collections::HashSet<_> = ips.iter().collect();
+        assert_eq!(unique.len(), 5);
+        let full = locked.allocate(&me("c5"), None, &subnet).unwrap_err();
+        assert_eq!(
+            full.to_string(),
+            "network n0: no free address in 10.9.0.0/29 (5 leased)"
+        );
+        assert_eq!(locked.release("c2").unwrap(), vec![ips[2]]);
+        assert!(locked.release("c2").unwrap().is_empty());
+        assert_eq!(
+            locked.allocate(&me("c5"), None, &subnet).unwrap().ip,
+            ips[2]
+        );
+    }
+
+    #[test]
+    fn a_dead_owners_lease_is_reclaimed_and_a_live_pinned_one_is_refused() {
+        let tmp = TempState::new("reclaim");
+        let subnet: Subnet = "10.9.0.0/30".parse().unwrap();
+        let leases = Leases::open(&tmp.0, "n0").unwrap();
+        let locked = leases.lock().unwrap();
+        let ip = locked.allocate(&dead("old"), None, &subnet).unwrap().ip;
+        let grant = locked.allocate(&me("new"), None, &subnet).unwrap();
+        assert_eq!(grant.ip, ip);
+        assert_eq!(grant.reclaimed, vec![dead("old")]);
+        let taken = locked
+            .allocate(&me("other"), Some(ip), &subnet)
+            .unwrap_err();
+        assert_eq!(
+            taken.to_string(),
+            "--ip 10.9.0.2: already leased to container new"
+        );
+    }
+
+    #[test]
+    fn the_subnet_changes_only_without_live_leases() {
+        let tmp = TempState::new("subnet");
+        let a: Subnet = "10.9.0.0/24".parse().unwrap();
+        let b: Subnet = "10.10.0.0/24".parse().unwrap();
+        let leases = Leases::open(&tmp.0, "n0").unwrap();
+        let locked = leases.lock().unwrap();
+        locked.check_subnet(&a).unwrap();
+        locked.allocate(&me("c1"), None, &a).unwrap();
+        assert!(matches!(
+            locked.check_subnet(&b),
+            Err(NetError::SubnetMismatch { .. })
+        ));
+        locked.release("c1").unwrap();
+        locked.check_subnet(&b).unwrap();
+    }
+
     #[test]
     fn a_dead_pid_is_not_alive() {
         let o = Owner {
