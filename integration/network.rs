@@ -838,16 +838,18 @@ fn field(out: &str, key: &str) -> String {
 const DOCKER: &str = r#"
 hull=$1 rootfs=$2 work=$3
 cg=hull-it-docker-$$
-export DOCKER_HOST=unix://$work/docker.sock
+# Sockets live under the private /run: unix socket paths must stay under 104 bytes.
+exec_root=/run/hull-docker-$$
+export DOCKER_HOST=unix://$exec_root.sock
 cleanup() {
     docker rm -f srv >/dev/null 2>&1 || true
     if [ -n "${dockerd:-}" ]; then kill "$dockerd" 2>/dev/null || true; wait "$dockerd" || true; fi
-    for pid in $(pgrep -f "$work/" || true); do echo "LEAKED=$pid $(tr '\0' ' ' </proc/$pid/cmdline)"; kill -9 "$pid" || true; done
+    for pid in $(pgrep -f "$work/|$exec_root/" || true); do echo "LEAKED=$pid $(tr '\0' ' ' </proc/$pid/cmdline)"; kill -9 "$pid" || true; done
     for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "$cg"); do find "$d" -depth -type d -exec rmdir {} +; done
 }
 trap cleanup EXIT
 printf '{"deprecated-key-path": "%s"}' "$work/key.json" >"$work/daemon.json"
-dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/docker.pid" \
+dockerd --data-root "$work/data" --exec-root "$exec_root" --pidfile "$work/docker.pid" \
     -H "$DOCKER_HOST" --config-file "$work/daemon.json" --storage-driver vfs \
     --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$cg" \
     --add-runtime "hull=$hull" >"$work/dockerd.log" 2>&1 &
