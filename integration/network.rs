@@ -364,7 +364,7 @@ fn bridge_containers_ping_each_other_and_the_gateway() {
         {
             let hull = Hull::new();
             let a = net.container(&hull, &[]);
-            let b = net.container(&hull, &[]);
+            let b = net.container(&hull, &["--mtu", "1400"]);
             let (ia, ib) = (net.ip_of(a.id()), net.ip_of(b.id()));
             assert_ne!(ia, ib);
             let show = net.show(a.id());
@@ -380,6 +380,13 @@ fn bridge_containers_ping_each_other_and_the_gateway() {
             assert!(link.contains(show["mac"].as_str().unwrap_or("?")), "{link}");
             let route = exec_ok(&a, &["ip", "route"]);
             assert!(route.contains("default via 10.88.0.1 dev eth0"), "{route}");
+            let link_b = exec_ok(&b, &["ip", "-o", "link", "show", "eth0"]);
+            assert!(link_b.contains("mtu 1400"), "{link_b}");
+            let veth_b = net.show(b.id())["host_veth"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            assert!(host(&["ip", "-o", "link", "show", &veth_b]).contains("mtu 1400"));
             ping_from(&a, &ib);
             ping_from(&b, &ia);
             ping_from(&a, "10.88.0.1");
