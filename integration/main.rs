@@ -15,6 +15,7 @@ mod harness;
 mod hooks;
 mod lifecycle;
 mod namespaces;
+mod network;
 mod pid1;
 mod process;
 mod rootfs;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod hooks;
 pub mod log;
 pub mod namespaces;
+pub mod network;
 pub mod pid1;
 pub mod process;
 pub mod rootfs;

@@ -8,6 +8,7 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod network;
 mod pause;
 mod ps;
 mod resume;
@@ -132,6 +133,8 @@ pub enum Command {
     Spec(spec::Args),
     /// show the enabled features
     Features(features::Args),
+    /// container networking: attach/detach hooks, show
+    Network(network::Args),
 }
 
 /// A command that failed.
@@ -140,6 +143,9 @@ pub enum CliError {
     /// A container operation failed.
     #[error(transparent)]
     Container(#[from] ContainerError),
+    /// A network hook or `network show` failed.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetError),
     /// A flag asks for something hull does not implement.
     #[error("{what} is not supported by hull")]
     Unsupported {
@@ -171,6 +177,7 @@ impl Kind for CliError {
     fn kind(&self) -> ErrorKind {
         match self {
             CliError::Container(e) => e.kind(),
+            CliError::Network(e) => e.kind(),
             CliError::Unsupported { .. } | CliError::BadArg { .. } => ErrorKind::Usage,
             CliError::Io { .. } => ErrorKind::Sys,
         }
@@ -196,6 +203,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Events(a) => events::run(a, g),
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
+        Command::Network(a) => network::run(a, g),
     }
 }
 
