@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod exec;
 mod features;
+pub mod image;
 mod kill;
 mod list;
 mod run;
@@ -117,6 +118,8 @@ pub enum Command {
     Spec(spec::Args),
     /// show the enabled features
     Features(features::Args),
+    /// unpack images into bundles, diff and commit a container's overlay changes
+    Image(image::Args),
 }
 
 /// A command that failed.
@@ -125,6 +128,9 @@ pub enum CliError {
     /// A container operation failed.
     #[error(transparent)]
     Container(#[from] ContainerError),
+    /// An image operation failed.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     /// A flag asks for something hull does not implement.
     #[error("{what} is not supported by hull")]
     Unsupported {
@@ -156,6 +162,7 @@ impl Kind for CliError {
     fn kind(&self) -> ErrorKind {
         match self {
             CliError::Container(e) => e.kind(),
+            CliError::Image(e) => e.kind(),
             CliError::Unsupported { .. } | CliError::BadArg { .. } => ErrorKind::Usage,
             CliError::Io { .. } => ErrorKind::Sys,
         }
@@ -176,6 +183,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::List(a) => list::run(a, g),
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
+        Command::Image(a) => image::run(a, g),
     }
 }
 

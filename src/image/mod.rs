@@ -18,6 +18,7 @@ pub mod diff;
 mod docker_archive;
 mod error;
 mod fsops;
+mod layers;
 mod layout;
 mod meta;
 pub mod passwd;
@@ -95,7 +96,7 @@ pub fn unpack(src: &Path, bundle: &Path, opts: &UnpackOptions) -> Result<Unpacke
                 .rev()
                 .map(|l| open_root(&store.layer_dir(&l.diff_id)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let user = resolve_user(&image, &passwd::LayerFiles(tops))?;
+            let user = resolve_user(&image, &passwd::LayerFiles(layers::Stack(tops)))?;
             for d in ["upper", "work"] {
                 mkdir(&staging.path().join(d))?;
             }

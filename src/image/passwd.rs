@@ -4,12 +4,10 @@
 //! and opaque directories honoured. Parsing is pure and unit-tested.
 
 use super::error::ImageError;
-use super::fsops::{self, READ_DIR};
-use super::whiteout::OVERLAY_OPAQUE;
+use super::fsops;
 use crate::rootfs::Root;
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{FileType, OFlags};
 use std::io::Read;
-use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Largest passwd or group file read.
@@ -45,47 +43,16 @@ impl Files for FlatFiles<'_> {
 }
 
 /// Store layers, topmost first.
-pub struct LayerFiles(pub Vec<Root>);
+pub struct LayerFiles(pub super::layers::Stack);
 
 impl Files for LayerFiles {
     fn read(&self, path: &Path) -> Option<Vec<u8>> {
-        let parts: Vec<_> = path.iter().collect();
-        for layer in &self.0 {
-            let mut dir = fsops::open_in(layer.as_fd(), Path::new(""), fsops::PATH_DIR).ok()?;
-            let mut stop = false;
-            for (i, name) in parts.iter().enumerate() {
-                let kind = fsops::kind_at(dir.as_fd(), name).ok()?;
-                let last = i + 1 == parts.len();
-                match kind {
-                    None => break,
-                    Some(FileType::RegularFile) if last => {
-                        let fd = rustix::fs::openat(
-                            &dir,
-                            *name,
-                            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                            Mode::empty(),
-                        )
-                        .ok()?;
-                        return read_limited(std::fs::File::from(fd));
-                    }
-                    Some(FileType::Directory) if !last => {
-                        dir = rustix::fs::openat(&dir, *name, READ_DIR, Mode::empty()).ok()?;
-                        let mut v = [0u8; 1];
-                        if rustix::fs::fgetxattr(&dir, OVERLAY_OPAQUE, &mut v)
-                            .is_ok_and(|n| n == 1 && v[0] == b'y')
-                        {
-                            stop = true;
-                        }
-                    }
-                    // A whiteout, a symlink or a type clash: hidden from here down.
-                    Some(_) => return None,
-                }
+        match self.0.find(path)? {
+            (layer, FileType::RegularFile) => {
+                read_limited(std::fs::File::from(self.0.open(layer, path)?))
             }
-            if stop {
-                return None;
-            }
+            _ => None,
         }
-        None
     }
 }
 
