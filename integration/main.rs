@@ -11,6 +11,7 @@ mod failure_paths;
 mod fixtures;
 mod harness;
 mod hooks;
+mod image;
 mod lifecycle;
 mod namespaces;
 mod pid1;
