@@ -25,7 +25,7 @@ fn images() -> &'static Path {
             .arg(&gen)
             .arg(&dir)
             .output()
-            .expect("run gen.py");
+            .unwrap_or_else(|e| panic!("run gen.py: {e}"));
         assert!(
             out.status.success(),
             "gen.py: {}",
@@ -53,7 +53,7 @@ impl Drop for Scratch {
 /// Unpacks `src` into a fresh bundle (`store`: overlay mode) and wraps it as a [`Bundle`].
 fn unpacked(hull: &Hull, src: &Path, reference: &str, store: Option<&Path>) -> Bundle {
     let mut bundle = Bundle::without_rootfs(json!({}));
-    fs::remove_file(bundle.config_path()).unwrap();
+    fs::remove_file(bundle.config_path()).unwrap_or_else(|e| panic!("rm config.json: {e}"));
     let mut args: Vec<String> = vec![
         "image".into(),
         "unpack".into(),
@@ -287,7 +287,7 @@ fn tree_digest(dir: &Path) -> String {
         .arg("sh")
         .arg(dir)
         .output()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("sh: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

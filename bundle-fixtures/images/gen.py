@@ -329,42 +329,47 @@ def big_image(out, mib):
     noise = rng.randbytes(1 << 20)
 
     def content(n):
-        off = rng.randrange(0, len(text) - n)
-        chunk = bytearray(text[off:off + n])
-        # a little noise, so compression is realistic (about 3:1)
-        for _ in range(n // 512):
-            i = rng.randrange(n)
-            chunk[i] = noise[i % len(noise)]
-        return bytes(chunk)
+        parts, left = [], n
+        while left > 0:
+            k = min(left, 1 << 20)
+            off = rng.randrange(0, len(text) - k)
+            chunk = bytearray(text[off:off + k])
+            # a little noise, so compression is realistic (about 3:1)
+            for _ in range(k // 512):
+                i = rng.randrange(k)
+                chunk[i] = noise[i]
+            parts.append(bytes(chunk))
+            left -= k
+        return b"".join(parts)
 
     target = mib << 20
-    layers, total = [], 0
+    layers, total, files = [], 0, 0
     for li in range(3):
         l = Layer()
         share = target // 3
-        used = 0
+        used, count = 0, 0
         l.dir("l%d" % li)
-        d = 0
         while used < share * 0.55:
-            if used % (200 * 4096) < 4096:
-                d += 1
-                l.dir("l%d/d%04d" % (li, d))
+            if count % 200 == 0:
+                l.dir("l%d/d%04d" % (li, count // 200))
             n = rng.randint(512, 8192)
-            l.add("l%d/d%04d/f%06d" % (li, d, used), data=content(n))
+            l.add("l%d/d%04d/f%06d" % (li, count // 200, count), data=content(n))
             used += n
+            count += 1
         for i in range(8):
             n = int(share * 0.45 / 8)
             l.add("l%d/large%d.bin" % (li, i), data=content(n))
             used += n
         if li > 0:
             for i in range(50):
-                l.add("l%d/d%04d/.wh.f%06d" % (li - 1, i + 1, i))
+                l.add("l%d/d%04d/.wh.f%06d" % (li - 1, i // 200, i))
         total += used
+        files += count + 8
         layers.append((l.bytes(), "gzip"))
     lay = Layout(os.path.join(out, "big"))
     lay.image(layers, {"config": {"Cmd": ["true"]}}, ref="big")
     lay.close()
-    print("big image: %d MiB uncompressed" % (total >> 20), file=sys.stderr)
+    print("big image: %d MiB uncompressed, %d files" % (total >> 20, files), file=sys.stderr)
 
 
 def main():

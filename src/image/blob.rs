@@ -303,12 +303,12 @@ fn produce(
     let kind = sniff(buffered.fill_buf()?);
     let mut tar = match kind {
         Compression::None => Decoder::Plain(buffered),
-        Compression::Gzip => Decoder::Gzip(HashingReader::new(
+        Compression::Gzip => Decoder::Gzip(Box::new(HashingReader::new(
             flate2::bufread::MultiGzDecoder::new(buffered),
-        )),
-        Compression::Zstd => Decoder::Zstd(HashingReader::new(
+        ))),
+        Compression::Zstd => Decoder::Zstd(Box::new(HashingReader::new(
             zstd::stream::read::Decoder::with_buffer(buffered)?,
-        )),
+        ))),
     };
     loop {
         let mut chunk = vec![0u8; CHUNK];
@@ -343,8 +343,8 @@ type Raw = BufReader<HashingReader<Counting<Box<dyn Read + Send>>>>;
 enum Decoder {
     /// A plain tar: its diff_id is its digest, hashed once.
     Plain(Raw),
-    Gzip(HashingReader<flate2::bufread::MultiGzDecoder<Raw>>),
-    Zstd(HashingReader<zstd::stream::read::Decoder<'static, Raw>>),
+    Gzip(Box<HashingReader<flate2::bufread::MultiGzDecoder<Raw>>>),
+    Zstd(Box<HashingReader<zstd::stream::read::Decoder<'static, Raw>>>),
 }
 
 impl Read for Decoder {

@@ -175,7 +175,7 @@ pub fn resolve_in(
     let additional_gids = match entry {
         Some(e) => groups
             .iter()
-            .filter(|g| g.members.iter().any(|m| *m == e.name) && g.gid != gid)
+            .filter(|g| g.members.contains(&e.name) && g.gid != gid)
             .map(|g| g.gid)
             .collect(),
         None => Vec::new(),
