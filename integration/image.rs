@@ -71,7 +71,13 @@ fn unpacked(hull: &Hull, src: &Path, reference: &str, store: Option<&Path>) -> B
         src.display().to_string(),
         bundle.path().display().to_string(),
     ]);
-    hull.ok(&args);
+    let out = hull.ok(&args);
+    // Quiet when not on a terminal.
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        out.describe()
+    );
     let config = read_json(&bundle.config_path());
     bundle.update_config(|c| *c = config);
     bundle
@@ -81,7 +87,7 @@ fn unpacked(hull: &Hull, src: &Path, reference: &str, store: Option<&Path>) -> B
 const CHECK_V1: &str = "set -e; cat /data/lower.txt; cat /data/changed.txt; \
     test ! -e /data/deleted.txt && echo deleted-gone; test ! -e /data/gone && echo dir-gone; \
     ls /opq | tr '\\n' ' '; echo; cat /app/run.sh | tail -1; cat /etc/motd; pwd; \
-    echo $HULL_IMAGE; stat -c %h /hard/b";
+    echo $HULL_IMAGE; stat -c %h /hard/b; ls /opq2; cat /data/same.txt";
 
 fn check_v1_output(out: &str) {
     let want = [
@@ -95,6 +101,8 @@ fn check_v1_output(out: &str) {
         "/data",
         "1",
         "2",
+        "keep",
+        "same layer",
     ];
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines, want, "container output:\n{out}");

@@ -165,6 +165,8 @@ def base_layer():
     l.dir("opq")
     l.add("opq/old1", data=b"old 1\n")
     l.add("opq/old2", data=b"old 2\n")
+    l.dir("opq2")
+    l.add("opq2/old", data=b"old\n")
     l.dir("hard")
     l.add("hard/a", data=b"linked\n", mode=0o640, uid=1000, gid=1000)
     l.add("hard/b", tarfile.LNKTYPE, link="hard/a")
@@ -188,6 +190,13 @@ def middle_layer():
     l.add("opq/new", data=b"new in layer 2\n")
     l.dir("app")
     l.add("app/run.sh", data=b"#!/bin/sh\necho app\n", mode=0o755)
+    # Written before its whiteout / opaque marker in the same layer: it stays (the spec
+    # applies whiteouts to lower layers only); the lower content goes.
+    l.add("data/same.txt", data=b"same layer\n")
+    l.add("data/.wh.same.txt")
+    l.dir("opq2")
+    l.add("opq2/keep", data=b"keep\n")
+    l.add("opq2/.wh..wh..opq")
     return l.bytes()
 
 
