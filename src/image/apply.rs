@@ -11,16 +11,18 @@
 use super::error::ImageError;
 use super::fsops::{self, PATH_DIR, READ_DIR};
 use super::meta::{self, Meta};
+use super::nodes::{
+    at, dir_meta, excl, io_at, make_node, make_symlink, owner_mode, set_opaque, Step,
+};
 use super::whiteout::{self, Class, LayerPaths, Removal};
 use crate::rootfs::Root;
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps, XattrFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
 use rustix::io::Errno;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How whiteouts are written.
@@ -31,9 +33,6 @@ pub enum Form {
     /// Kept as overlayfs whiteouts and opaque xattrs (one store layer).
     Overlay,
 }
-
-/// A failed step: the syscall or step, and why.
-type Step = (&'static str, io::Error);
 
 /// Applies the tar read from `reader` to `root`; returns the reader so its caller can drain
 /// and verify it. `blob` names the layer in errors.
@@ -95,14 +94,6 @@ impl From<Step> for Failure {
     fn from(s: Step) -> Self {
         Failure::Step(s)
     }
-}
-
-fn at(op: &'static str) -> impl Fn(Errno) -> Step {
-    move |e| (op, e.into())
-}
-
-fn io_at(op: &'static str) -> impl Fn(io::Error) -> Step {
-    move |e| (op, e)
 }
 
 struct Applier<'a> {
@@ -187,11 +178,11 @@ impl Applier<'_> {
             self.make_file(dir, name, entry, &meta)
         } else if kind.is_symlink() {
             let target = entry.link_name_bytes().unwrap_or_default().into_owned();
-            make_symlink(dir, name, &target, &meta)
+            make_symlink(dir, name, &target, &meta).map_err(Failure::Step)
         } else if kind.is_hard_link() {
             self.make_hardlink(dir, name, path, entry)
         } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-            make_node(dir, name, entry, &meta)
+            make_node(dir, name, entry, &meta).map_err(Failure::Step)
         } else {
             // Socket-like or vendor types: nothing to create (docker skips them too).
             Ok(())
@@ -380,95 +371,4 @@ impl Applier<'_> {
             }
         }
     }
-}
-
-/// Runs `make`; if the name exists, removes what is there (recursively) and runs it again.
-fn excl<T>(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-    mut make: impl FnMut() -> Result<T, Errno>,
-) -> Result<T, Errno> {
-    match make() {
-        Err(Errno::EXIST) => {
-            fsops::remove_all_at(dir, name)
-                .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
-            make()
-        }
-        other => other,
-    }
-}
-
-/// Owner first: chown clears setuid/setgid bits, which the mode then sets.
-fn owner_mode(fd: BorrowedFd<'_>, meta: &Meta) -> Result<(), Step> {
-    let uid = rustix::fs::Uid::from_raw(meta.uid);
-    let gid = rustix::fs::Gid::from_raw(meta.gid);
-    rustix::fs::fchown(fd, Some(uid), Some(gid)).map_err(at("fchown"))?;
-    rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(at("fchmod"))
-}
-
-fn dir_meta(fd: BorrowedFd<'_>, meta: &Meta, opaque: bool) -> Result<(), Step> {
-    owner_mode(fd, meta)?;
-    fsops::set_xattrs(fd, &meta.xattrs).map_err(io_at("fsetxattr"))?;
-    if opaque {
-        set_opaque(fd)?;
-    }
-    Ok(())
-}
-
-fn set_opaque(fd: BorrowedFd<'_>) -> Result<(), Step> {
-    rustix::fs::fsetxattr(fd, whiteout::OVERLAY_OPAQUE, b"y", XattrFlags::empty())
-        .map_err(at("fsetxattr trusted.overlay.opaque"))
-}
-
-fn make_symlink(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-    target: &[u8],
-    meta: &Meta,
-) -> Result<(), Failure> {
-    let target = OsStr::from_bytes(target);
-    excl(dir, name, || rustix::fs::symlinkat(target, dir, name)).map_err(at("symlinkat"))?;
-    node_meta(dir, name, meta, false)
-}
-
-fn make_node<R: Read>(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-    entry: &tar::Entry<'_, R>,
-    meta: &Meta,
-) -> Result<(), Failure> {
-    let h = entry.header();
-    let kind = h.entry_type();
-    let ft = if kind.is_character_special() {
-        FileType::CharacterDevice
-    } else if kind.is_block_special() {
-        FileType::BlockDevice
-    } else {
-        FileType::Fifo
-    };
-    let major = h.device_major().ok().flatten().unwrap_or(0);
-    let minor = h.device_minor().ok().flatten().unwrap_or(0);
-    let dev = rustix::fs::makedev(major, minor);
-    excl(dir, name, || {
-        rustix::fs::mknodat(dir, name, ft, Mode::from_raw_mode(meta.mode), dev)
-    })
-    .map_err(at("mknodat"))?;
-    node_meta(dir, name, meta, true)
-}
-
-/// Owner, mode (not for symlinks), xattrs and times of a node that cannot be opened.
-fn node_meta(dir: BorrowedFd<'_>, name: &OsStr, meta: &Meta, chmod: bool) -> Result<(), Failure> {
-    let uid = rustix::fs::Uid::from_raw(meta.uid);
-    let gid = rustix::fs::Gid::from_raw(meta.gid);
-    rustix::fs::chownat(dir, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(at("fchownat"))?;
-    if chmod {
-        // mknod's mode went through the umask; this is a node just made under a private dir.
-        rustix::fs::chmodat(dir, name, Mode::from_raw_mode(meta.mode), AtFlags::empty())
-            .map_err(at("fchmodat"))?;
-    }
-    fsops::set_xattrs_at(dir, name, &meta.xattrs).map_err(io_at("lsetxattr"))?;
-    rustix::fs::utimensat(dir, name, &meta.timestamps(), AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(at("utimensat"))?;
-    Ok(())
 }

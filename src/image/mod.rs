@@ -21,6 +21,7 @@ mod fsops;
 mod layers;
 mod layout;
 mod meta;
+mod nodes;
 pub mod passwd;
 pub mod schema;
 mod source;
