@@ -17,8 +17,18 @@ use std::time::Duration;
 fn images() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir =
-            crate::support::hull::scratch_base().join(format!(".images-{}", std::process::id()));
+        let base = crate::support::hull::scratch_base();
+        // Images of test processes that are gone (each process keeps its own until exit).
+        for entry in fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix(".images-")
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = base.join(format!(".images-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let gen = fixtures_dir().join("images/gen.py");
         let out = Command::new("python3")
