@@ -13,6 +13,7 @@ mod failure_paths;
 mod fixtures;
 mod harness;
 mod hooks;
+mod image;
 mod lifecycle;
 mod namespaces;
 mod network;

@@ -11,6 +11,7 @@ pub mod console;
 pub mod container;
 pub mod error;
 pub mod hooks;
+pub mod image;
 pub mod log;
 pub mod namespaces;
 pub mod network;

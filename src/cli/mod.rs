@@ -6,6 +6,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+pub mod image;
 mod kill;
 mod list;
 mod network;
@@ -135,6 +136,8 @@ pub enum Command {
     Features(features::Args),
     /// container networking: attach/detach hooks, show
     Network(network::Args),
+    /// unpack images into bundles, diff and commit a container's overlay changes
+    Image(image::Args),
 }
 
 /// A command that failed.
@@ -146,6 +149,9 @@ pub enum CliError {
     /// A network hook or `network show` failed.
     #[error(transparent)]
     Network(#[from] crate::network::NetError),
+    /// An image operation failed.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     /// A flag asks for something hull does not implement.
     #[error("{what} is not supported by hull")]
     Unsupported {
@@ -178,6 +184,7 @@ impl Kind for CliError {
         match self {
             CliError::Container(e) => e.kind(),
             CliError::Network(e) => e.kind(),
+            CliError::Image(e) => e.kind(),
             CliError::Unsupported { .. } | CliError::BadArg { .. } => ErrorKind::Usage,
             CliError::Io { .. } => ErrorKind::Sys,
         }
@@ -204,6 +211,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
         Command::Network(a) => network::run(a, g),
+        Command::Image(a) => image::run(a, g),
     }
 }
 

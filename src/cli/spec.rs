@@ -32,7 +32,7 @@ pub enum NetworkArg {
 }
 
 /// Puts the network namespace and hull's own network hooks into the template.
-fn add_network(
+pub(super) fn add_network(
     value: &mut serde_json::Value,
     net: NetworkArg,
     rootless: bool,

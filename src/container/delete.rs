@@ -76,6 +76,7 @@ fn finish(c: &Container, poststop: bool) -> Result<(), ContainerError> {
     if poststop && c.state.pid != 0 {
         run_poststop(c);
     }
+    remove_overlay_dirs(c)?;
     std::fs::remove_dir_all(&c.dir).map_err(|source| {
         ContainerError::State(StateError::Io {
             op: "remove state dir",
@@ -83,6 +84,24 @@ fn finish(c: &Container, poststop: bool) -> Result<(), ContainerError> {
             source,
         })
     })
+}
+
+/// The upper and work dirs of an overlay rootfs hull made (`spec::overlay`); the store's
+/// layers stay. Before the state dir goes, so a failure leaves `delete` retryable.
+fn remove_overlay_dirs(c: &Container) -> Result<(), ContainerError> {
+    for dir in crate::spec::overlay::owned_dirs(&c.state.annotations, &c.state.bundle) {
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ContainerError::State(StateError::Io {
+                    op: "remove overlay dir",
+                    path: dir,
+                    source: e,
+                }))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn run_poststop(c: &Container) {
