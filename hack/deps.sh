@@ -19,6 +19,11 @@ packages=(
 	skopeo         # builds OCI layouts for image tests
 	tini           # reference init for pid1 tests
 	gcc            # cc for build scripts of -sys crates
+	docker.io      # dockerd and its client: client tests (network, shim)
+	containerd     # containerd and ctr: shim tests
+	podman         # podman client tests
+	conmon         # podman's monitor
+	iptables       # dockerd's networking inside the test namespaces
 )
 
 missing=()

@@ -393,3 +393,73 @@ fn kill_all_empties_the_cgroup_and_delete_removes_it() {
     assert_eq!(out.code(), 0, "{}", out.describe());
     assert!(!dir.exists(), "delete removes {}", dir.display());
 }
+
+/// The scenarios `cgroups` runs on v1, here on v2 where they take other paths: `events`
+/// over inotify on memory.events and the v2 stats files, pause through cgroup.freeze,
+/// update through memory.max/pids.max/cpu.max (undone when cpuset.cpus is refused), `ps`,
+/// `kill --all` through cgroup.kill (also after the init died), delete of what ignores
+/// SIGTERM or is frozen. The bodies are in `cgroups_common.rs`.
+mod shared {
+    use crate::cgroups_common::{self as common, Layout};
+    use crate::support::requires;
+
+    fn v2() -> Layout {
+        requires(&["root", "cgroup2"]);
+        Layout::V2
+    }
+
+    #[test]
+    fn oom_kill_is_reported_by_events() {
+        common::oom_kill_is_reported(v2());
+    }
+
+    #[test]
+    fn fork_stops_at_pids_limit_and_stats_say_so() {
+        common::fork_stops_at_pids_limit(v2());
+    }
+
+    #[test]
+    fn cpu_quota_and_period_and_their_update() {
+        common::cpu_quota_and_period(v2());
+    }
+
+    #[test]
+    fn pause_and_resume() {
+        common::pause_and_resume(v2());
+    }
+
+    #[test]
+    fn update_changes_live_limits() {
+        common::update_changes_live_limits(v2());
+    }
+
+    #[test]
+    fn update_from_resources_json() {
+        common::update_from_resources_json(v2());
+    }
+
+    #[test]
+    fn ps_table_and_json() {
+        common::ps_table_and_json(v2());
+    }
+
+    #[test]
+    fn kill_all_reaches_every_process() {
+        common::kill_all_reaches_every_process(v2());
+    }
+
+    #[test]
+    fn delete_kills_what_ignores_sigterm() {
+        common::delete_kills_what_ignores_sigterm(v2());
+    }
+
+    #[test]
+    fn delete_force_of_a_paused_container() {
+        common::delete_force_of_a_paused_container(v2());
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        common::bad_input_is_refused(v2());
+    }
+}

@@ -4,6 +4,8 @@
 
 mod support;
 
+mod cgroups;
+mod cgroups_common;
 mod cgroups_v2;
 mod console;
 mod exec;
@@ -11,8 +13,13 @@ mod failure_paths;
 mod fixtures;
 mod harness;
 mod hooks;
+mod image;
 mod lifecycle;
+mod namespaces;
+mod network;
 mod pid1;
 mod process;
+mod rootfs;
 mod seccomp;
 mod security;
+mod terminal;

@@ -37,6 +37,32 @@ pub fn fixture_rootfs() -> &'static Path {
     })
 }
 
+/// The fixture rootfs copied once per test process next to the bundles (same filesystem),
+/// so each bundle can hard-link its executables instead of writing them.
+///
+/// Writing a copy of busybox into every bundle raced with the suite's other threads: a child
+/// forked meanwhile inherits the open write fd until it execs, and a container whose init
+/// execs that busybox in that window fails with ETXTBSY. A hard link is never open for
+/// writing; the cache is written once, before any container can exec it.
+fn rootfs_cache() -> &'static Path {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let base = super::hull::scratch_base().join(".rootfs-cache");
+        let _ = fs::create_dir_all(&base);
+        // Caches of test processes that are gone.
+        for entry in fs::read_dir(&base).into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = base.join(std::process::id().to_string());
+        let _ = fs::remove_dir_all(&dir);
+        copy_tree(fixture_rootfs(), &dir, false);
+        dir
+    })
+}
+
 /// `bundle-fixtures/base.json`, parsed.
 pub fn base_config() -> Value {
     read_json(&fixtures_dir().join("base.json"))
@@ -60,8 +86,9 @@ pub fn write_file(path: &Path, bytes: &[u8]) {
     fs::rename(&tmp, path).unwrap_or_else(|e| panic!("rename to {}: {e}", path.display()));
 }
 
-/// Copies a tree, keeping symlinks, modes and owners (the fixture has a uid-1000 home).
-pub fn copy_tree(from: &Path, to: &Path) {
+/// Copies a tree, keeping symlinks, modes and owners (the fixture has a uid-1000 home);
+/// with `link_executables`, executable files are hard-linked instead of copied.
+pub fn copy_tree(from: &Path, to: &Path, link_executables: bool) {
     let meta = fs::symlink_metadata(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     let ft = meta.file_type();
     if ft.is_symlink() {
@@ -72,10 +99,12 @@ pub fn copy_tree(from: &Path, to: &Path) {
         fs::create_dir(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
         for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
             let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
+            copy_tree(&entry.path(), &to.join(entry.file_name()), link_executables);
         }
         fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))
             .unwrap_or_else(|e| panic!("chmod {}: {e}", to.display()));
+    } else if link_executables && meta.mode() & 0o111 != 0 && fs::hard_link(from, to).is_ok() {
+        return;
     } else {
         fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
     }
@@ -106,7 +135,7 @@ impl Bundle {
     /// `config` and a copy of the busybox rootfs.
     pub fn with_config(config: Value) -> Bundle {
         let b = Self::without_rootfs(config);
-        copy_tree(fixture_rootfs(), &b.path.join("rootfs"));
+        copy_tree(rootfs_cache(), &b.path.join("rootfs"), true);
         b
     }
 

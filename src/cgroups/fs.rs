@@ -117,12 +117,21 @@ impl Dir {
 
     /// Names of the child directories (sub-cgroups).
     pub fn subdirs(&self) -> Result<Vec<String>, CgroupError> {
+        self.names(FileType::Directory)
+    }
+
+    /// Names of the files in the directory (the controllers' interface files).
+    pub fn files(&self) -> Result<Vec<String>, CgroupError> {
+        self.names(FileType::RegularFile)
+    }
+
+    fn names(&self, kind: FileType) -> Result<Vec<String>, CgroupError> {
         let err = |e: Errno| dir_err("readdir", &self.path, e);
         let mut out = Vec::new();
         for entry in rustix::fs::Dir::read_from(&self.fd).map_err(err)? {
             let entry = entry.map_err(err)?;
             let name = entry.file_name().to_string_lossy();
-            if entry.file_type() == FileType::Directory && name != "." && name != ".." {
+            if entry.file_type() == kind && name != "." && name != ".." {
                 out.push(name.into_owned());
             }
         }

@@ -13,15 +13,19 @@ mod devices;
 mod error;
 mod fs;
 mod node;
+mod oom;
 mod path;
 mod plan;
 mod rdma;
+pub mod stats;
 mod v1;
 mod v2;
 
 pub use detect::HostKind;
 pub use error::CgroupError;
 pub use node::join_self;
+pub use oom::{OomNews, OomWatch};
+pub use stats::Stats;
 
 use crate::state::CgroupRecord;
 use detect::{Host, Mount};
@@ -100,6 +104,10 @@ pub trait Manager {
     fn thaw(&self) -> Result<(), CgroupError>;
     /// Whether the cgroup is frozen.
     fn is_frozen(&self) -> Result<bool, CgroupError>;
+    /// Resource usage, in the shape runc's `events` prints.
+    fn stats(&self) -> Result<Stats, CgroupError>;
+    /// A registration for OOM-kill notifications; None without a memory cgroup.
+    fn oom_watch(&self) -> Result<Option<OomWatch>, CgroupError>;
     /// How a new process enters the cgroup without hull migrating it by pid (see
     /// [`Placement`]); opened by hull before the fork.
     fn placement(&self) -> Result<Placement, CgroupError>;

@@ -3,14 +3,21 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
+pub mod image;
 mod kill;
 mod list;
+mod network;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::container::ContainerError;
 use crate::error::{ErrorKind, Kind};
@@ -113,10 +120,24 @@ pub enum Command {
     /// lists containers started by hull with the given root
     #[command(alias = "ls")]
     List(list::Args),
+    /// suspend all processes inside the container
+    Pause(pause::Args),
+    /// resume all processes that have been previously paused
+    Resume(resume::Args),
+    /// ps displays the processes running inside a container
+    Ps(ps::Args),
+    /// update container resource constraints
+    Update(update::Args),
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events(events::Args),
     /// create a new specification file
     Spec(spec::Args),
     /// show the enabled features
     Features(features::Args),
+    /// container networking: attach/detach hooks, show
+    Network(network::Args),
+    /// unpack images into bundles, diff and commit a container's overlay changes
+    Image(image::Args),
 }
 
 /// A command that failed.
@@ -125,6 +146,12 @@ pub enum CliError {
     /// A container operation failed.
     #[error(transparent)]
     Container(#[from] ContainerError),
+    /// A network hook or `network show` failed.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetError),
+    /// An image operation failed.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     /// A flag asks for something hull does not implement.
     #[error("{what} is not supported by hull")]
     Unsupported {
@@ -156,6 +183,8 @@ impl Kind for CliError {
     fn kind(&self) -> ErrorKind {
         match self {
             CliError::Container(e) => e.kind(),
+            CliError::Network(e) => e.kind(),
+            CliError::Image(e) => e.kind(),
             CliError::Unsupported { .. } | CliError::BadArg { .. } => ErrorKind::Usage,
             CliError::Io { .. } => ErrorKind::Sys,
         }
@@ -174,8 +203,15 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Exec(a) => exec::run(a, g),
         Command::Delete(a) => delete::run(a, g),
         Command::List(a) => list::run(a, g),
+        Command::Pause(a) => pause::run(a, g),
+        Command::Resume(a) => resume::run(a, g),
+        Command::Ps(a) => ps::run(a, g),
+        Command::Update(a) => update::run(a, g),
+        Command::Events(a) => events::run(a, g),
         Command::Spec(a) => spec::run(a, g),
         Command::Features(a) => features::run(a, g),
+        Command::Network(a) => network::run(a, g),
+        Command::Image(a) => image::run(a, g),
     }
 }
 

@@ -15,13 +15,58 @@ pub struct Args {
     /// generate a configuration for a rootless container
     #[arg(long)]
     pub rootless: bool,
+    /// network the container: bridge (hull's network hooks), none (only lo) or host
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkArg>,
+}
+
+/// Values of `spec --network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkArg {
+    /// a veth on hull's bridge, set up by `hull network attach` hooks
+    Bridge,
+    /// a network namespace with only lo
+    None,
+    /// the host's network (no network namespace)
+    Host,
+}
+
+/// Puts the network namespace and hull's own network hooks into the template.
+pub(super) fn add_network(
+    value: &mut serde_json::Value,
+    net: NetworkArg,
+    rootless: bool,
+) -> Result<(), CliError> {
+    use crate::spec::defaults::{with_network, Network};
+    let net = match net {
+        NetworkArg::Bridge => Network::Bridge,
+        NetworkArg::None => Network::None,
+        NetworkArg::Host => Network::Host,
+    };
+    if rootless && net != Network::Host {
+        return Err(CliError::BadArg {
+            arg: "--network",
+            reason: "a rootless container can only use the host's network".into(),
+        });
+    }
+    // The hooks run this very binary, wherever it is installed.
+    let hull = std::env::current_exe().map_err(|source| CliError::Io {
+        op: "resolve",
+        path: "/proc/self/exe".into(),
+        source,
+    })?;
+    with_network(value, net, &hull);
+    Ok(())
 }
 
 /// Runs `spec`.
 pub fn run(args: Args, _g: &Globals) -> Result<i32, CliError> {
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
-    let value = crate::spec::defaults::template(args.rootless, uid, gid);
+    let mut value = crate::spec::defaults::template(args.rootless, uid, gid);
+    if let Some(net) = args.network {
+        add_network(&mut value, net, args.rootless)?;
+    }
     let mut text = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut ser = serde_json::Serializer::with_formatter(&mut text, fmt);

@@ -150,6 +150,7 @@ fn initial_state(
         cgroup: Some(cgroup.record()),
         hooks: config.hooks.clone(),
         rootless,
+        resources: config.resources.clone(),
     }
 }
 

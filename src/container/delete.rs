@@ -7,7 +7,7 @@ use crate::cgroups::{self, Manager};
 use crate::state::{StateError, StateRoot, Status};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// How long to wait for a SIGKILLed init to be gone before giving up.
 const KILL_WAIT_MS: u16 = 10_000;
@@ -55,17 +55,20 @@ pub(crate) fn destroy(
     cgroup: &dyn Manager,
     poststop: bool,
 ) -> Result<(), ContainerError> {
-    kill_init(c)?;
+    let init = kill_init(c)?;
     // Processes that ignored SIGTERM, or live outside the container's pid namespace.
     cgroup.kill_all(Signal::SIGKILL)?;
-    // A frozen process cannot die; thawing an unfrozen cgroup is a no-op.
+    // A frozen (paused) process cannot die until thawed, so thaw before waiting for the
+    // init; thawing an unfrozen cgroup is a no-op.
     let _ = cgroup.thaw();
+    wait_gone(c, init)?;
     cgroup.destroy()?;
     finish(c, poststop)
 }
 
 fn destroy_without_cgroup(c: &Container) -> Result<(), ContainerError> {
-    kill_init(c)?;
+    let init = kill_init(c)?;
+    wait_gone(c, init)?;
     finish(c, true)
 }
 
@@ -73,6 +76,7 @@ fn finish(c: &Container, poststop: bool) -> Result<(), ContainerError> {
     if poststop && c.state.pid != 0 {
         run_poststop(c);
     }
+    remove_overlay_dirs(c)?;
     std::fs::remove_dir_all(&c.dir).map_err(|source| {
         ContainerError::State(StateError::Io {
             op: "remove state dir",
@@ -80,6 +84,24 @@ fn finish(c: &Container, poststop: bool) -> Result<(), ContainerError> {
             source,
         })
     })
+}
+
+/// The upper and work dirs of an overlay rootfs hull made (`spec::overlay`); the store's
+/// layers stay. Before the state dir goes, so a failure leaves `delete` retryable.
+fn remove_overlay_dirs(c: &Container) -> Result<(), ContainerError> {
+    for dir in crate::spec::overlay::owned_dirs(&c.state.annotations, &c.state.bundle) {
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ContainerError::State(StateError::Io {
+                    op: "remove overlay dir",
+                    path: dir,
+                    source: e,
+                }))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn run_poststop(c: &Container) {
@@ -90,22 +112,27 @@ fn run_poststop(c: &Container) {
     }
 }
 
-/// SIGKILLs the init if it is still the recorded process and waits until it has exited.
-fn kill_init(c: &Container) -> Result<(), ContainerError> {
+/// SIGKILLs the init if it is still the recorded process; returns its pidfd to wait on.
+fn kill_init(c: &Container) -> Result<Option<OwnedFd>, ContainerError> {
     let Some(pidfd) = c.init_pidfd() else {
+        return Ok(None);
+    };
+    match rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(Some(pidfd)),
+        Err(e) => Err(ContainerError::Signal {
+            op: "kill",
+            pid: c.state.pid,
+            source: e.into(),
+        }),
+    }
+}
+
+/// Waits until the killed init has exited.
+fn wait_gone(c: &Container, pidfd: Option<OwnedFd>) -> Result<(), ContainerError> {
+    let Some(pidfd) = pidfd else {
         return Ok(());
     };
     let pid = c.state.pid;
-    match rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL) {
-        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-        Err(e) => {
-            return Err(ContainerError::Signal {
-                op: "kill",
-                pid,
-                source: e.into(),
-            });
-        }
-    }
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(KILL_WAIT_MS)) {
         Ok(n) if n > 0 => Ok(()),

@@ -1,4 +1,5 @@
-//! `kill`: send a signal to the init, or with --all to every process in the container's cgroup.
+//! `kill`: send a signal to the init, or with --all to every process in the container's cgroup
+//! (also of a stopped container, whose init's children may live on in it).
 
 use super::{Container, ContainerError};
 use crate::state::{StateRoot, Status};
@@ -9,8 +10,9 @@ pub fn kill(root: &StateRoot, id: &str, signal: &str, all: bool) -> Result<(), C
     let (container, _lock) = Container::lock(root, id)?;
     let signo =
         super::signals::parse(signal).ok_or_else(|| ContainerError::BadSignal(signal.into()))?;
-    container.require("kill", Status::can_kill)?;
     if all {
+        // As runc, --all works on a stopped container too: without a pid namespace the
+        // init's children outlive it in the cgroup, and containerd's shim cleans them up so.
         let record = container.state.cgroup.as_ref();
         if let Some(cg) = record.map(crate::cgroups::from_record).transpose()? {
             let sig =
@@ -19,6 +21,7 @@ pub fn kill(root: &StateRoot, id: &str, signal: &str, all: bool) -> Result<(), C
             return Ok(());
         }
     }
+    container.require("kill", Status::can_kill)?;
     let pid = container.state.pid;
     let Some(pidfd) = container.init_pidfd() else {
         return Err(ContainerError::BadState {

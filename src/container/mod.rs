@@ -4,20 +4,28 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod foreground;
 mod kill;
+mod pause;
+mod ps;
 mod run;
 pub mod signals;
 mod start;
 mod terminal;
+mod update;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use events::{stats, watch, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;
+pub use pause::{pause, resume};
+pub use ps::{filter_table, pids, table as ps_table, PsError};
 pub use run::{run, RunOptions};
 pub use start::start;
+pub use update::{merge as merge_resources, update};
 
 use crate::cgroups::CgroupError;
 use crate::console::ConsoleError;
@@ -85,6 +93,22 @@ pub enum ContainerError {
         #[source]
         source: std::io::Error,
     },
+    /// `ps` could not list the container's processes.
+    #[error(transparent)]
+    Ps(#[from] PsError),
+    /// The container's state records no cgroup.
+    #[error("container \"{id}\" has no cgroup")]
+    NoCgroup {
+        /// Container id.
+        id: String,
+    },
+    /// An update's resources could not be merged with the recorded ones.
+    #[error("merge linux.resources: {source}")]
+    BadResources {
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
     /// create failed, and undoing what it had done failed too.
     #[error("{error}; cleanup also failed: {cleanup}")]
     Cleanup {
@@ -107,6 +131,9 @@ impl Kind for ContainerError {
             ContainerError::BadState { .. } => ErrorKind::BadState,
             ContainerError::BadOption(_) | ContainerError::BadSignal(_) => ErrorKind::Usage,
             ContainerError::Signal { .. } | ContainerError::PidFile { .. } => ErrorKind::Sys,
+            ContainerError::Ps(e) => e.kind(),
+            ContainerError::NoCgroup { .. } => ErrorKind::BadState,
+            ContainerError::BadResources { .. } => ErrorKind::BadSpec,
             ContainerError::Cleanup { error, .. } => error.kind(),
         }
     }

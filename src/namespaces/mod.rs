@@ -1,12 +1,15 @@
 //! Namespaces: which ones the init is cloned with, which it joins by path, and in what order
-//! (a pure plan, unit-tested), plus joining, id maps, time offsets and sysctls.
+//! (a pure plan, unit-tested), plus joining, id maps, time offsets, sysctls and bringing up
+//! `lo` in a new network namespace.
 
 mod idmap;
+mod loopback;
 mod setns;
 mod sysctl;
 mod timens;
 
 pub use idmap::{format_map, write_maps};
+pub use loopback::bring_up_loopback;
 pub use setns::join;
 pub use sysctl::apply_sysctls;
 pub use timens::{format_offsets, write_offsets};
@@ -47,6 +50,13 @@ pub enum NsError {
         /// Why.
         #[source]
         source: nix::Error,
+    },
+    /// `lo` could not be brought up in the new network namespace.
+    #[error("linux.namespaces: bring up lo in the new network namespace: {source}")]
+    Loopback {
+        /// The failed socket or ioctl.
+        #[source]
+        source: crate::sys::SysError,
     },
     /// Writing a /proc file (uid_map, gid_map, setgroups, timens_offsets, a sysctl) failed.
     #[error("{field}: write {}: {source}", path.display())]

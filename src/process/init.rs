@@ -144,13 +144,16 @@ pub fn fail(ctx: &InitContext<'_>, op: &str, err: InitError) -> ! {
     report(&ctx.sock, op, err)
 }
 
-/// Sends `err` over `sock` and exits 1.
+/// Sends `err` over `sock` and exits 1. Once the parent has stopped listening (after Ready),
+/// the error goes to the container's stderr instead.
 pub fn report(sock: &SyncSocket, op: &str, err: InitError) -> ! {
     let msg = Msg::Error {
         errno: err.errno(),
         op: op.to_string(),
         context: err.to_string(),
     };
+    // After Ready the parent is gone and this send fails: a failure after `start` reaches
+    // `start` through exec.fifo instead (see exec_fifo::Started), which reports it.
     let _ = sock.send(&msg);
     // SAFETY: _exit skips exit handlers and destructors, which belong to the parent.
     unsafe { libc::_exit(1) }
@@ -194,6 +197,10 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
         crate::sys::join_session_keyring(ctx.req.id).map_err(at("join session keyring"))?;
     }
     set_uts(cfg).map_err(at("set hostname"))?;
+    if cfg.creates_namespace(NsKind::Network) {
+        // Before sysctls and hooks, which may expect a working 127.0.0.1 (runc's order).
+        crate::namespaces::bring_up_loopback().map_err(at("bring up lo"))?;
+    }
     security::apply_personality(cfg.personality).map_err(at("linux.personality"))?;
     // Through the host's /proc/sys, which shows the namespaces of the writer: ours.
     crate::namespaces::apply_sysctls(&cfg.sysctl).map_err(at("sysctl"))?;

@@ -7,7 +7,8 @@
 //! Step order, with the reason each step is where it is (`prepare` refuses to run without
 //! a mount namespace in the config, so nothing here can touch the host's mounts):
 //! 1. `/` gets `rootfsPropagation` first, so nothing hull mounts later propagates back to
-//!    the host (default rslave).
+//!    the host (default rslave); then an overlay rootfs (image layers) is mounted at the
+//!    rootfs path, so everything below lands on it.
 //! 2. The mount holding the rootfs is made private when needed, *then* the rootfs is
 //!    rbound onto itself: pivot_root needs a mount point whose parent is not shared.
 //! 3. `mounts` in config order: later entries may land inside earlier ones (/dev/pts in
@@ -24,6 +25,7 @@ mod error;
 mod flags;
 mod guard;
 mod mount;
+mod overlay;
 mod paths;
 mod pivot;
 mod plan;
@@ -78,6 +80,9 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<(), RootfsError> {
     let config = ctx.config;
     if !config.has_namespace(NsKind::Mount) {
         return Err(RootfsError::NoMountNamespace);
+    }
+    if let Some(ov) = &config.overlay {
+        overlay::mount(config, ov)?;
     }
     let root = pivot::prepare_root(config)?;
     let env = plan::PlanEnv {

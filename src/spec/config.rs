@@ -60,6 +60,9 @@ pub struct Config {
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// PID 1 is hull's built-in init (annotation `run.oci.hull.init=true` or `run --init`).
     pub pid1: bool,
+    /// An overlayfs rootfs of image layers (annotations of `spec::overlay`), mounted at
+    /// `rootfs` before pivot_root.
+    pub overlay: Option<super::overlay::OverlayRootfs>,
 }
 
 impl Config {

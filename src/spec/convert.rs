@@ -25,7 +25,15 @@ pub fn to_config(spec: oci::Spec, bundle: PathBuf) -> Result<Config, SpecError> 
         .enumerate()
         .map(|(i, m)| mount(i, m, &bundle))
         .collect::<Result<Vec<_>, _>>()?;
+    let annotations: BTreeMap<String, String> = spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let overlay = super::overlay::from_annotations(&annotations, &bundle)?;
     Ok(Config {
+        overlay,
         oci_version: spec.version().clone(),
         rootfs,
         readonly_root: root.readonly().unwrap_or(false),
@@ -34,12 +42,7 @@ pub fn to_config(spec: oci::Spec, bundle: PathBuf) -> Result<Config, SpecError> 
         mounts,
         process,
         hooks: hooks(spec.hooks().as_ref()),
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        annotations,
         namespaces: namespaces(&linux),
         uid_mappings: id_maps(linux.uid_mappings()),
         gid_mappings: id_maps(linux.gid_mappings()),

@@ -1,9 +1,10 @@
 //! Defaults: the `hull spec` template (runc's, so tools that patch it keep working), its
-//! rootless variant, and the device nodes every container gets.
+//! rootless variant, its networked variants (`hull spec --network`), and the device nodes
+//! every container gets.
 
 use super::config::{DeviceKind, DeviceNode};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const MASKED: &[&str] = &[
     "/proc/acpi",
@@ -105,6 +106,48 @@ pub fn template(rootless: bool, uid: u32, gid: u32) -> Value {
     })
 }
 
+/// How a container made from a template is networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// The host's network: no network namespace.
+    Host,
+    /// A network namespace with only lo.
+    None,
+    /// A network namespace on hull's bridge (`hull network attach --mode bridge`).
+    Bridge,
+}
+
+/// Sets up `config` (a config.json value) for `net`: with a network namespace, the
+/// `hull network attach` createRuntime hook and the `detach` poststop hook, both running the
+/// hull binary at `hull`; for Host, no network namespace. Hooks already there are kept.
+pub fn with_network(config: &mut Value, net: Network, hull: &Path) {
+    let namespaces = &mut config["linux"]["namespaces"];
+    if !namespaces.is_array() {
+        *namespaces = json!([]);
+    }
+    if let Some(list) = namespaces.as_array_mut() {
+        list.retain(|n| n["type"] != "network");
+        if net != Network::Host {
+            list.push(json!({"type": "network"}));
+        }
+    }
+    let mode = match net {
+        Network::Host => return,
+        Network::None => "none",
+        Network::Bridge => "bridge",
+    };
+    let path = hull.to_string_lossy();
+    let attach = json!({"path": path, "args": ["hull", "network", "attach", "--mode", mode]});
+    let detach = json!({"path": path, "args": ["hull", "network", "detach"]});
+    for (point, hook) in [("createRuntime", attach), ("poststop", detach)] {
+        let list = &mut config["hooks"][point];
+        match list.as_array_mut() {
+            Some(hooks) => hooks.push(hook),
+            None => *list = json!([hook]),
+        }
+    }
+}
+
 /// The device nodes every container's /dev gets, as runc creates them.
 pub fn default_devices() -> Vec<DeviceNode> {
     let node = |name: &str, major, minor| DeviceNode {
@@ -145,6 +188,38 @@ mod tests {
                 serde_json::from_value(template(rootless, 1000, 1000)).unwrap();
             crate::spec::from_spec(spec, "/b".into()).unwrap();
         }
+    }
+
+    #[test]
+    fn network_bridge_adds_the_namespace_once_and_both_hooks() {
+        let mut t = template(false, 0, 0);
+        with_network(&mut t, Network::Bridge, Path::new("/usr/bin/hull"));
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(t.clone()).unwrap();
+        let config = crate::spec::from_spec(spec, "/b".into()).unwrap();
+        assert_eq!(config.hooks.create_runtime.len(), 1);
+        assert_eq!(config.hooks.poststop.len(), 1);
+        let nets = t["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["type"] == "network")
+            .count();
+        assert_eq!(nets, 1);
+        assert_eq!(t["hooks"]["createRuntime"][0]["path"], "/usr/bin/hull");
+        assert_eq!(t["hooks"]["createRuntime"][0]["args"][4], "bridge");
+        assert_eq!(t["hooks"]["poststop"][0]["args"][2], "detach");
+    }
+
+    #[test]
+    fn network_host_drops_the_namespace_and_adds_no_hooks() {
+        let mut t = template(false, 0, 0);
+        with_network(&mut t, Network::Host, Path::new("/usr/bin/hull"));
+        assert!(t.get("hooks").is_none());
+        assert!(t["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["type"] != "network"));
     }
 
     #[test]

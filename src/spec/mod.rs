@@ -6,6 +6,7 @@ mod config;
 pub mod convert;
 pub mod defaults;
 pub mod mount_opts;
+pub mod overlay;
 mod validate;
 
 pub use config::*;

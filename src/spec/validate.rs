@@ -24,6 +24,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("hooks", hooks),
     ("seccomp", seccomp),
     ("built-in init", builtin_init),
+    ("overlay rootfs", overlay_rootfs),
     ("unsupported", unsupported),
 ];
 
@@ -589,6 +590,27 @@ fn builtin_init(spec: &oci::Spec) -> Result<(), SpecError> {
         return Err(SpecError::invalid(
             field,
             "the built-in init needs a new pid namespace",
+        ));
+    }
+    Ok(())
+}
+
+/// The overlay rootfs annotations are well-formed, and not combined with a new user
+/// namespace: the store's layers belong to host ids and carry trusted.* xattrs, which
+/// overlayfs in a user namespace cannot use.
+fn overlay_rootfs(spec: &oci::Spec) -> Result<(), SpecError> {
+    let annotations = spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    if super::overlay::from_annotations(&annotations, Path::new("/"))?.is_some()
+        && new_ns(spec, oci::LinuxNamespaceType::User)
+    {
+        return Err(SpecError::unsupported(
+            format!("annotations.{}", super::overlay::LAYERS),
+            "an overlay rootfs of store layers in a new user namespace",
         ));
     }
     Ok(())

@@ -62,6 +62,10 @@ pub struct ContainerState {
     pub hooks: HooksConfig,
     /// Whether the container was created in rootless mode (cgroup errors tolerated).
     pub rootless: bool,
+    /// The `linux.resources` in force: the config's at create, merged with each `update`
+    /// (an update must re-apply the full set, devices included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 impl ContainerState {
@@ -125,6 +129,10 @@ mod tests {
             }),
             hooks: HooksConfig::default(),
             rootless: false,
+            resources: Some(
+                serde_json::from_str(r#"{"pids":{"limit":10},"memory":{"limit":1048576}}"#)
+                    .unwrap(),
+            ),
         };
         s.write(&dir).unwrap();
         assert_eq!(ContainerState::read(&dir, "a").unwrap(), s);
@@ -133,5 +141,29 @@ mod tests {
             ContainerState::read(&dir, "a"),
             Err(StateError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn state_without_resources_still_reads() {
+        let s = ContainerState {
+            oci_version: "1.0.2".into(),
+            id: "a".into(),
+            phase: Phase::Created,
+            pid: 1,
+            pid_start: 2,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "t".into(),
+            owner: String::new(),
+            annotations: BTreeMap::new(),
+            cgroup: None,
+            hooks: HooksConfig::default(),
+            rootless: false,
+            resources: None,
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert!(v.get("resources").is_none(), "{v}");
+        let back: ContainerState = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
     }
 }

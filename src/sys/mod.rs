@@ -1,5 +1,5 @@
 //! Thin wrappers for the syscalls that nix and rustix lack (clone3, close_range, mount_setattr,
-//! keyctl, ioprio_set, sched_setattr, bpf): the one home of raw `libc` calls and most `unsafe`.
+//! keyctl, ioprio_set, sched_setattr, bpf, interface flags): the one home of raw `libc` calls and most `unsafe`.
 //!
 //! Each wrapper retries on EINTR where the call is restartable and reports failures as
 //! [`SysError`], which names the operation and, where there is one, the path.
@@ -9,6 +9,7 @@ mod clone3;
 mod keyring;
 mod mount_attr;
 mod mount_propagation;
+mod netdev;
 mod proc_attr;
 pub mod seccomp;
 
@@ -16,6 +17,7 @@ pub use clone3::{clone3, CloneArgs, CloneResult};
 pub use keyring::join_session_keyring;
 pub use mount_attr::{mount_setattr, MountAttr};
 pub use mount_propagation::set_propagation;
+pub use netdev::set_link_up;
 pub use proc_attr::{ioprio_set, prlimit, sched_setattr, SchedAttr};
 
 use std::io;

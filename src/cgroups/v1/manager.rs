@@ -6,7 +6,8 @@ use super::{cpuset, devices, freezer, Facts};
 use crate::cgroups::fs::Dir;
 use crate::cgroups::node::{join, open_clone_into, open_tasks, signal_all, Layout, Node};
 use crate::cgroups::plan::{apply_write, warn_ignored};
-use crate::cgroups::{CgroupError, Hierarchy, HierarchyFs, Manager, Placement};
+use crate::cgroups::stats::{self, Files, Stats};
+use crate::cgroups::{CgroupError, Hierarchy, HierarchyFs, Manager, OomWatch, Placement};
 use crate::state::CgroupRecord;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
@@ -185,6 +186,17 @@ impl Manager for V1Manager {
             Some(dir) => freezer::is_frozen(&dir),
             None => Ok(false),
         }
+    }
+
+    fn stats(&self) -> Result<Stats, CgroupError> {
+        let dir_for = |c: &str| -> Result<Option<Box<dyn Files>>, CgroupError> {
+            Ok(self.open_with(c)?.map(|d| Box::new(d) as Box<dyn Files>))
+        };
+        stats::v1::collect(&dir_for)
+    }
+
+    fn oom_watch(&self) -> Result<Option<OomWatch>, CgroupError> {
+        self.open_with("memory")?.map(OomWatch::v1).transpose()
     }
 
     fn placement(&self) -> Result<Placement, CgroupError> {

@@ -7,7 +7,8 @@ use super::{devices, freezer, io, join, Facts};
 use crate::cgroups::fs::{write_file, Dir};
 use crate::cgroups::node::{open_clone_into, signal_all, Layout, Node};
 use crate::cgroups::plan::{apply_write, warn_ignored, Write};
-use crate::cgroups::{CgroupError, Hierarchy, Manager, Placement};
+use crate::cgroups::stats::{self, Stats};
+use crate::cgroups::{CgroupError, Hierarchy, Manager, OomWatch, Placement};
 use crate::state::CgroupRecord;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
@@ -197,6 +198,20 @@ impl Manager for V2Manager {
         match self.open()? {
             Some(dir) => freezer::is_frozen(&dir),
             None => Ok(false),
+        }
+    }
+
+    fn stats(&self) -> Result<Stats, CgroupError> {
+        match self.open()? {
+            Some(dir) => stats::v2::collect(&dir),
+            None => Ok(Stats::default()),
+        }
+    }
+
+    fn oom_watch(&self) -> Result<Option<OomWatch>, CgroupError> {
+        match self.open()? {
+            Some(dir) if dir.has("memory.events") => OomWatch::v2(dir).map(Some),
+            _ => Ok(None),
         }
     }
 
