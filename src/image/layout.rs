@@ -1,4 +1,4 @@
-//! An OCI image layout directory: index.json -> (nested indexes, platform linux/<host arch>,
+//! An OCI image layout directory: index.json -> (nested indexes, platform `linux/<host arch>`,
 //! `--ref` by `org.opencontainers.image.ref.name`) -> manifest -> config and layers, each blob
 //! read from `blobs/sha256/<hex>` and checked against its descriptor.
 

@@ -82,7 +82,7 @@ pub fn requests(p: &ProcessConfig) -> Vec<(&'static str, Lsm)> {
     out
 }
 
-/// One write of an exec label: the first of `files` (relative to /proc/<pid>) that exists
+/// One write of an exec label: the first of `files` (relative to `/proc/<pid>`) that exists
 /// gets `value` in a single write(2), as procfs attr files require.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttrWrite {
