@@ -69,8 +69,12 @@ pub fn exec(root: &StateRoot, id: &str, opts: &ExecOptions) -> Result<i32, Conta
         .map_err(crate::process::ProcessError::from)?;
     let state = container.oci_state(status);
     // The tenant runs hull code inside the container's pid namespace, where the container's
-    // processes can see it: run from a sealed copy (CVE-2019-5736, see security::exe_seal).
-    crate::security::exe_seal::reexec_sealed().map_err(crate::process::ProcessError::from)?;
+    // processes can see it. It is non-dumpable; where a container process could still open
+    // its /proc/<pid>/exe (CAP_SYS_PTRACE in the host's user namespace), run from a sealed
+    // copy (CVE-2019-5736, see security::exe_seal).
+    if config.may_ptrace(&config.process) || config.may_ptrace(&process) {
+        crate::security::exe_seal::reexec_sealed().map_err(crate::process::ProcessError::from)?;
+    }
     let mut ours = None;
     let console = match (&opts.console_socket, process.terminal) {
         (Some(path), true) => Some(crate::console::connect(path)?),

@@ -7,13 +7,13 @@
 //! - Every process hull forks into a container is non-dumpable from birth (hull marks itself
 //!   before forking, and the flag is inherited): only a holder of CAP_SYS_PTRACE in the host's
 //!   user namespace may open its /proc files.
-//! - Where container processes can see hull code run at all (`exec`, the built-in PID 1, a
-//!   container sharing or lacking a pid namespace), hull first re-executes itself from a
-//!   sealed memfd copy, so `/proc/<pid>/exe` names an anonymous, write-sealed file and never the
-//!   host binary. A container with its own new pid namespace sees no process but its init,
-//!   which runs hull code only before anything else in the container exists, so the common
-//!   `create` pays nothing (crun re-executes on every call; measured: the copy and exec cost
-//!   about 1.5 ms of a 8 ms create here).
+//! - Where such a holder could exist and see hull code run (see `Config::exposes_runtime`
+//!   and `Config::may_ptrace`: `exec` or the built-in PID 1 of a container whose bounding set
+//!   has CAP_SYS_PTRACE and no user namespace of its own; any container in a shared or absent
+//!   pid namespace), hull first re-executes itself from a sealed memfd copy, so
+//!   `/proc/<pid>/exe` names an anonymous, write-sealed file and never the host binary.
+//!   Everywhere else the copy buys nothing, and it is skipped: crun re-executes on every
+//!   call, and here the copy and exec cost about 1.5 ms of a 5 ms `exec`.
 
 use crate::sys::SysError;
 use nix::unistd::execveat;

@@ -76,11 +76,29 @@ impl Config {
         self.namespace(kind).is_some()
     }
 
-    /// Whether hull code will run where other processes of the container can see it during
-    /// create: the built-in PID 1, or a pid namespace that is shared or absent. Then hull
-    /// re-executes from a sealed copy first (CVE-2019-5736, see `security::exe_seal`).
+    /// Whether hull must re-execute from a sealed copy before running code the container's
+    /// processes could reach (CVE-2019-5736, see `security::exe_seal`). Every process hull
+    /// forks into a container is non-dumpable, so only a holder of CAP_SYS_PTRACE in the
+    /// host's user namespace can open its `/proc/<pid>/exe`. During create that matters where
+    /// other processes can see the init: the built-in PID 1 (it lives on), or a pid
+    /// namespace that is shared or absent (its other processes' capabilities are unknown).
     pub fn exposes_runtime(&self) -> bool {
-        self.pid1 || !self.creates_namespace(NsKind::Pid)
+        if !self.creates_namespace(NsKind::Pid) {
+            return true;
+        }
+        self.pid1 && self.may_ptrace(&self.process)
+    }
+
+    /// Whether a process of this container running `p` could hold CAP_SYS_PTRACE in the host's
+    /// user namespace: no user namespace of its own, and the capability in its bounding set
+    /// (or no capability list at all, which keeps the caller's full set).
+    pub fn may_ptrace(&self, p: &ProcessConfig) -> bool {
+        if self.has_namespace(NsKind::User) {
+            return false;
+        }
+        p.capabilities
+            .as_ref()
+            .is_none_or(|c| c.bounding.contains(&caps::Capability::CAP_SYS_PTRACE))
     }
 
     /// Whether the container creates a new namespace of this kind (listed without a path).
