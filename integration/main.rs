@@ -18,4 +18,14 @@ mod namespaces;
 mod pid1;
 mod process;
 mod rootfs;
+#[cfg(feature = "shim")]
+mod shim;
 mod terminal;
+
+/// Without `--features shim` the shim's binary is not built: fail loudly instead of running
+/// fewer tests.
+#[cfg(not(feature = "shim"))]
+#[test]
+fn shim_tests_need_the_shim_feature() {
+    panic!("the containerd shim tests need `cargo test --features shim` (hack/test.sh passes it)");
+}
