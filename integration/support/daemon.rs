@@ -24,7 +24,9 @@ impl Daemon {
             .append(true)
             .open(log)
             .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
-        let err = out.try_clone().expect("dup log fd");
+        let err = out
+            .try_clone()
+            .unwrap_or_else(|e| panic!("dup {}: {e}", log.display()));
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         let child = cmd
             .spawn()

@@ -139,7 +139,8 @@ impl Shim for HullShim {
 }
 
 /// The `delete` action: whatever a dead shim left of container `id`, removed: the runtime's
-/// state (`delete --force` kills what still runs), the rootfs mount. Reports the init as
+/// state (`delete --force` kills what still runs), the rootfs mount, the dead shim's
+/// socket. Reports the init as
 /// killed (137), as containerd's runc shim does.
 pub async fn cleanup(
     bundle: &Path,
@@ -164,12 +165,31 @@ pub async fn cleanup(
         }
     }
     mount::unmount_all(&bundle.join("rootfs"));
+    remove_dead_socket(bundle);
     let pid = runtime::read_pid_file(&bundle.join("init.pid")).unwrap_or(0);
     DeleteResponse {
         pid: pid as u32,
         exit_status: 128 + libc::SIGKILL as u32,
         exited_at: MessageField::some(events::timestamp(std::time::SystemTime::now())),
         ..Default::default()
+    }
+}
+
+/// Removes the socket the bundle's `address` file names when no shim listens on it any
+/// more (a shim killed with SIGKILL cannot remove its own). A grouped shim that still
+/// serves other containers answers, and keeps its socket.
+fn remove_dead_socket(bundle: &Path) {
+    let Ok(address) = std::fs::read_to_string(bundle.join("address")) else {
+        return;
+    };
+    let path = Path::new(address.trim().trim_start_matches("unix://"));
+    match std::os::unix::net::UnixStream::connect(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            if let Err(e) = std::fs::remove_file(path) {
+                log::warn!("remove dead shim socket {}: {e}", path.display());
+            }
+        }
+        _ => {}
     }
 }
 

@@ -45,6 +45,20 @@ impl Service {
     }
 }
 
+/// Runs a lifecycle flow to its end even when the call is abandoned: ttrpc drops a handler's
+/// future when containerd's connection closes (containerd killed mid-create), and a create
+/// cut off between the runtime command and the task table would leave a task no one can
+/// wait for or delete.
+async fn detached<T, F>(flow: F) -> TtrpcResult<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    tokio::spawn(flow)
+        .await
+        .map_err(|e| rpc(Code::INTERNAL, format!("task flow failed: {e}")))
+}
+
 fn rpc(code: Code, msg: String) -> ttrpc::Error {
     ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg))
 }
@@ -89,7 +103,10 @@ impl Task for Service {
         }
         let opts = RuntimeOptions::from_any(req.options.as_ref())
             .map_err(|e| status(TaskError::Options(e)))?;
-        let pid = self.shared.create(&req, opts).await.map_err(status)?;
+        let shared = self.shared.clone();
+        let pid = detached(async move { shared.create(&req, opts).await })
+            .await?
+            .map_err(status)?;
         Ok(CreateTaskResponse {
             pid: pid as u32,
             ..Default::default()
@@ -98,11 +115,15 @@ impl Task for Service {
 
     async fn start(&self, _ctx: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
         let ctr = self.ctr(&req.id)?;
-        let pid = if req.exec_id.is_empty() {
-            self.shared.start_init(&ctr).await
-        } else {
-            self.shared.start_exec(&ctr, &req.exec_id).await
-        }
+        let shared = self.shared.clone();
+        let pid = detached(async move {
+            if req.exec_id.is_empty() {
+                shared.start_init(&ctr).await
+            } else {
+                shared.start_exec(&ctr, &req.exec_id).await
+            }
+        })
+        .await?
         .map_err(status)?;
         Ok(StartResponse {
             pid: pid as u32,
@@ -112,11 +133,15 @@ impl Task for Service {
 
     async fn delete(&self, _ctx: &TtrpcContext, req: DeleteRequest) -> TtrpcResult<DeleteResponse> {
         let ctr = self.ctr(&req.id)?;
-        let (pid, exit) = if req.exec_id.is_empty() {
-            self.shared.delete_init(&ctr).await
-        } else {
-            self.shared.delete_exec(&ctr, &req.exec_id).await
-        }
+        let shared = self.shared.clone();
+        let (pid, exit) = detached(async move {
+            if req.exec_id.is_empty() {
+                shared.delete_init(&ctr).await
+            } else {
+                shared.delete_exec(&ctr, &req.exec_id).await
+            }
+        })
+        .await?
         .map_err(status)?;
         Ok(DeleteResponse {
             pid: pid as u32,
@@ -236,29 +261,15 @@ impl Task for Service {
 
     async fn pause(&self, _ctx: &TtrpcContext, req: PauseRequest) -> TtrpcResult<Empty> {
         let ctr = self.ctr(&req.id)?;
-        let _op = ctr.ops.lock().await;
-        let st = ctr.state().init.status;
-        require(&ctr.id, "pause", st, &[Status::Running]).map_err(status)?;
-        ctr.runtime
-            .pause(&ctr.id)
-            .await
-            .map_err(runtime_err("pause"))?;
-        set_init_status(&ctr, Status::Running, Status::Paused);
-        self.shared.events.paused(&ctr.id).await;
+        let events = self.shared.events.clone();
+        detached(freeze(ctr, events, true)).await??;
         Ok(Empty::new())
     }
 
     async fn resume(&self, _ctx: &TtrpcContext, req: ResumeRequest) -> TtrpcResult<Empty> {
         let ctr = self.ctr(&req.id)?;
-        let _op = ctr.ops.lock().await;
-        let st = ctr.state().init.status;
-        require(&ctr.id, "resume", st, &[Status::Paused]).map_err(status)?;
-        ctr.runtime
-            .resume(&ctr.id)
-            .await
-            .map_err(runtime_err("resume"))?;
-        set_init_status(&ctr, Status::Paused, Status::Running);
-        self.shared.events.resumed(&ctr.id).await;
+        let events = self.shared.events.clone();
+        detached(freeze(ctr, events, false)).await??;
         Ok(Empty::new())
     }
 
@@ -372,6 +383,31 @@ impl Task for Service {
             "checkpoint is not implemented by hull (no CRIU support)".into(),
         ))
     }
+}
+
+/// `pause` (or `resume`), the status and the event, as one flow.
+async fn freeze(ctr: Arc<Ctr>, events: Arc<super::events::Events>, pause: bool) -> TtrpcResult<()> {
+    let _op = ctr.ops.lock().await;
+    let (from, to, op) = if pause {
+        (Status::Running, Status::Paused, "pause")
+    } else {
+        (Status::Paused, Status::Running, "resume")
+    };
+    let st = ctr.state().init.status;
+    require(&ctr.id, op, st, &[from]).map_err(status)?;
+    if pause {
+        ctr.runtime.pause(&ctr.id).await
+    } else {
+        ctr.runtime.resume(&ctr.id).await
+    }
+    .map_err(runtime_err(op))?;
+    set_init_status(&ctr, from, to);
+    if pause {
+        events.paused(&ctr.id).await;
+    } else {
+        events.resumed(&ctr.id).await;
+    }
+    Ok(())
 }
 
 fn clamp16(v: u32) -> u16 {
