@@ -8,6 +8,7 @@ mod cgroups;
 mod cgroups_common;
 mod cgroups_v2;
 mod console;
+mod docker;
 mod exec;
 mod failure_paths;
 mod fixtures;
