@@ -17,6 +17,7 @@ mod hooks;
 mod lifecycle;
 mod namespaces;
 mod pid1;
+mod podman;
 mod process;
 mod rootfs;
 #[cfg(feature = "shim")]
