@@ -19,6 +19,11 @@ packages=(
 	skopeo         # builds OCI layouts for image tests
 	tini           # reference init for pid1 tests
 	gcc            # cc for build scripts of -sys crates
+	containerd     # client tests: ctr with hull's shim and with the runc shim (integration/shim.rs)
+	docker.io      # client tests: dockerd with --add-runtime hull (integration/docker.rs)
+	podman         # client tests: podman --runtime hull (integration/podman.rs)
+	conmon         # podman's container monitor
+	bsdutils       # `script`: a terminal for `ctr run -t`, `docker exec -t` in the client tests
 )
 
 missing=()

@@ -36,7 +36,7 @@ need_root() {
 integration() {
 	need_root || return 1
 	echo "runtime under test: ${HULL_TEST_BINARY:-target/debug/hull (built by cargo)}"
-	cargo test --test integration -- --skip cgroups_v2 "$@"
+	cargo test --features shim --test integration -- --skip cgroups_v2 "$@"
 }
 
 guest() {
@@ -58,9 +58,10 @@ fi
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --all-targets --all-features -- -D warnings
 step "cargo doc" env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --all-features
-step "unit tests" cargo test --lib --bins
+step "build (hull and the shim)" cargo build --features shim --bins
+step "unit tests" cargo test --features shim --lib --bins
 step "doc tests" cargo test --doc
-step "fixtures" bash bundle-fixtures/build-rootfs.sh
+step "fixtures" bash -c 'bash bundle-fixtures/build-rootfs.sh && bash bundle-fixtures/docker-save.sh'
 step "integration tests" integration "$@"
 step "cgroup v2 guest" guest
 

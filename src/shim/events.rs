@@ -1,28 +1,31 @@
 //! Task events to containerd (TaskCreate, TaskStart, TaskExit, TaskDelete, TaskExecAdded,
 //! TaskExecStarted, TaskPaused, TaskResumed, TaskOOM), through the crate's publisher, which
-//! queues them in order and retries while containerd is away (a restart). Also the OOM
-//! watch: the runtime's `events` stream, whose `{"type":"oom"}` lines cover cgroup v1
-//! (`memory.oom_control` eventfd) and v2 (`memory.events` via inotify) alike.
+//! queues them in order and retries while containerd is away (a restart).
 
 use super::reaper::Exit;
-use super::runtime::Runtime;
-use containerd_shim::asynchronous::publisher::RemotePublisher;
 use containerd_shim_protos::events::task::{
     TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
     TaskResumed, TaskStart,
 };
+use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim_protos::protobuf::{MessageDyn, MessageField};
+use containerd_shim_protos::protobuf::{Message, MessageField};
+use containerd_shim_protos::shim::event::Envelope;
+use containerd_shim_protos::shim::events::ForwardRequest;
+use containerd_shim_protos::shim_async::{Client, EventsClient};
 use containerd_shim_protos::topics;
 use containerd_shim_protos::ttrpc::context::Context;
 use containerd_shim_protos::types::mount::Mount;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::io::AsyncBufReadExt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 
-/// Publishes this shim's task events into one containerd namespace.
+/// How often one event is offered to containerd before it is dropped (with a pause of 1,
+/// 2, ... s between tries: long enough for a containerd restart).
+const TRIES: u64 = 6;
+
+/// Publishes this shim's task events into one containerd namespace, in order.
 pub struct Events {
-    publisher: RemotePublisher,
+    queue: mpsc::UnboundedSender<Envelope>,
     namespace: String,
 }
 
@@ -36,27 +39,51 @@ pub fn timestamp(t: SystemTime) -> Timestamp {
     }
 }
 
+/// The ttrpc address form of containerd's `TTRPC_ADDRESS` (a plain socket path).
+pub fn ttrpc_address(address: &str) -> String {
+    if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("unix://{address}")
+    }
+}
+
 impl Events {
-    /// Events for `namespace` through `publisher`.
-    pub fn new(publisher: RemotePublisher, namespace: String) -> Events {
-        Events {
-            publisher,
-            namespace,
-        }
+    /// Events for `namespace`, forwarded to containerd's ttrpc socket at `address` by a
+    /// task of their own.
+    pub fn new(address: &str, namespace: String) -> Events {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(forward_all(ttrpc_address(address), rx));
+        Events { queue, namespace }
     }
 
-    async fn send(&self, topic: &str, event: Box<dyn MessageDyn>) {
-        if let Err(e) = self
-            .publisher
-            .publish(Context::default(), topic, &self.namespace, event)
-            .await
-        {
-            log::warn!("publish {topic}: {e}");
-        }
+    /// Queues one event. The type URL is the message's protobuf name, set here rather than
+    /// read from protobuf's reflection, which would build the descriptors of every imported
+    /// .proto file (descriptor.proto among them) in each shim's heap.
+    fn send<M: Message>(&self, topic: &str, type_name: &str, event: &M) {
+        let value = match event.write_to_bytes() {
+            Ok(v) => v,
+            Err(e) => {
+                log::warn!("encode {type_name}: {e}");
+                return;
+            }
+        };
+        let envelope = Envelope {
+            timestamp: MessageField::some(timestamp(SystemTime::now())),
+            namespace: self.namespace.clone(),
+            topic: topic.into(),
+            event: MessageField::some(Any {
+                type_url: format!("containerd.events.{type_name}"),
+                value,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let _ = self.queue.send(envelope);
     }
 
     /// TaskCreate.
-    pub async fn created(&self, c: CreateInfo<'_>) {
+    pub fn created(&self, c: CreateInfo<'_>) {
         let ev = TaskCreate {
             container_id: c.id.into(),
             bundle: c.bundle.into(),
@@ -71,23 +98,21 @@ impl Events {
             pid: c.pid as u32,
             ..Default::default()
         };
-        self.send(topics::TASK_CREATE_EVENT_TOPIC, Box::new(ev))
-            .await;
+        self.send(topics::TASK_CREATE_EVENT_TOPIC, "TaskCreate", &ev);
     }
 
     /// TaskStart.
-    pub async fn started(&self, id: &str, pid: i32) {
+    pub fn started(&self, id: &str, pid: i32) {
         let ev = TaskStart {
             container_id: id.into(),
             pid: pid as u32,
             ..Default::default()
         };
-        self.send(topics::TASK_START_EVENT_TOPIC, Box::new(ev))
-            .await;
+        self.send(topics::TASK_START_EVENT_TOPIC, "TaskStart", &ev);
     }
 
     /// TaskExit of the init (`exec_id` empty: the id is the container's) or of an exec.
-    pub async fn exited(&self, id: &str, exec_id: &str, exit: Exit) {
+    pub fn exited(&self, id: &str, exec_id: &str, exit: Exit) {
         let ev = TaskExit {
             container_id: id.into(),
             id: if exec_id.is_empty() { id } else { exec_id }.into(),
@@ -96,11 +121,11 @@ impl Events {
             exited_at: MessageField::some(timestamp(exit.at)),
             ..Default::default()
         };
-        self.send(topics::TASK_EXIT_EVENT_TOPIC, Box::new(ev)).await;
+        self.send(topics::TASK_EXIT_EVENT_TOPIC, "TaskExit", &ev);
     }
 
     /// TaskDelete.
-    pub async fn deleted(&self, id: &str, pid: i32, exit: Option<Exit>) {
+    pub fn deleted(&self, id: &str, pid: i32, exit: Option<Exit>) {
         let ev = TaskDelete {
             container_id: id.into(),
             pid: pid as u32,
@@ -108,60 +133,89 @@ impl Events {
             exited_at: MessageField::some(timestamp(exit.map_or(SystemTime::now(), |e| e.at))),
             ..Default::default()
         };
-        self.send(topics::TASK_DELETE_EVENT_TOPIC, Box::new(ev))
-            .await;
+        self.send(topics::TASK_DELETE_EVENT_TOPIC, "TaskDelete", &ev);
     }
 
     /// TaskExecAdded.
-    pub async fn exec_added(&self, id: &str, exec_id: &str) {
+    pub fn exec_added(&self, id: &str, exec_id: &str) {
         let ev = TaskExecAdded {
             container_id: id.into(),
             exec_id: exec_id.into(),
             ..Default::default()
         };
-        self.send(topics::TASK_EXEC_ADDED_EVENT_TOPIC, Box::new(ev))
-            .await;
+        self.send(topics::TASK_EXEC_ADDED_EVENT_TOPIC, "TaskExecAdded", &ev);
     }
 
     /// TaskExecStarted.
-    pub async fn exec_started(&self, id: &str, exec_id: &str, pid: i32) {
+    pub fn exec_started(&self, id: &str, exec_id: &str, pid: i32) {
         let ev = TaskExecStarted {
             container_id: id.into(),
             exec_id: exec_id.into(),
             pid: pid as u32,
             ..Default::default()
         };
-        self.send(topics::TASK_EXEC_STARTED_EVENT_TOPIC, Box::new(ev))
-            .await;
+        self.send(
+            topics::TASK_EXEC_STARTED_EVENT_TOPIC,
+            "TaskExecStarted",
+            &ev,
+        );
     }
 
     /// TaskPaused.
-    pub async fn paused(&self, id: &str) {
+    pub fn paused(&self, id: &str) {
         let ev = TaskPaused {
             container_id: id.into(),
             ..Default::default()
         };
-        self.send(topics::TASK_PAUSED_EVENT_TOPIC, Box::new(ev))
-            .await;
+        self.send(topics::TASK_PAUSED_EVENT_TOPIC, "TaskPaused", &ev);
     }
 
     /// TaskResumed.
-    pub async fn resumed(&self, id: &str) {
+    pub fn resumed(&self, id: &str) {
         let ev = TaskResumed {
             container_id: id.into(),
             ..Default::default()
         };
-        self.send(topics::TASK_RESUMED_EVENT_TOPIC, Box::new(ev))
-            .await;
+        self.send(topics::TASK_RESUMED_EVENT_TOPIC, "TaskResumed", &ev);
     }
 
     /// TaskOOM.
-    pub async fn oom(&self, id: &str) {
+    pub fn oom(&self, id: &str) {
         let ev = TaskOOM {
             container_id: id.into(),
             ..Default::default()
         };
-        self.send(topics::TASK_OOM_EVENT_TOPIC, Box::new(ev)).await;
+        self.send(topics::TASK_OOM_EVENT_TOPIC, "TaskOOM", &ev);
+    }
+}
+
+/// Sends each queued envelope to containerd in order, reconnecting as needed.
+async fn forward_all(address: String, mut rx: mpsc::UnboundedReceiver<Envelope>) {
+    let mut client: Option<EventsClient> = None;
+    while let Some(envelope) = rx.recv().await {
+        let req = ForwardRequest {
+            envelope: MessageField::some(envelope),
+            ..Default::default()
+        };
+        for attempt in 1..=TRIES {
+            if client.is_none() {
+                client = Client::connect(&address).await.ok().map(EventsClient::new);
+            }
+            if let Some(c) = &client {
+                match c.forward(Context::default(), &req).await {
+                    Ok(_) => break,
+                    Err(e) => {
+                        log::warn!("forward event to {address}: {e}");
+                        client = None;
+                    }
+                }
+            }
+            if attempt == TRIES {
+                log::warn!("dropped event {}", req.envelope.topic);
+            } else {
+                tokio::time::sleep(Duration::from_secs(attempt)).await;
+            }
+        }
     }
 }
 
@@ -185,54 +239,9 @@ pub struct CreateInfo<'a> {
     pub pid: i32,
 }
 
-/// Whether one line of the runtime's `events` output is an OOM notification.
-pub fn is_oom_line(line: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["type"] == "oom")
-}
-
-/// Follows `events` of container `id` and publishes TaskOOM for each OOM kill, until the
-/// stream ends (the init exited). The stats it prints every interval are ignored, so the
-/// interval is long.
-pub fn watch_oom(
-    runtime: &Runtime,
-    id: &str,
-    events: Arc<Events>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let fd = match runtime.events_stream(id, "24h") {
-        Ok(fd) => fd,
-        Err(e) => {
-            log::warn!("oom watch for {id}: {e}");
-            return None;
-        }
-    };
-    let id = id.to_string();
-    Some(tokio::spawn(async move {
-        let rx = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
-            Ok(rx) => rx,
-            Err(e) => {
-                log::warn!("oom watch for {id}: {e}");
-                return;
-            }
-        };
-        let mut lines = tokio::io::BufReader::new(rx).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if is_oom_line(&line) {
-                events.oom(&id).await;
-            }
-        }
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn oom_lines() {
-        assert!(is_oom_line(r#"{"type":"oom","id":"c"}"#));
-        assert!(!is_oom_line(r#"{"type":"stats","id":"c","data":{}}"#));
-        assert!(!is_oom_line("garbage"));
-    }
 
     #[test]
     fn timestamps() {

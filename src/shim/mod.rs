@@ -13,13 +13,14 @@
 //! One current-thread tokio runtime runs it all (memory: one idle shim per container). Files:
 //! `service.rs` (the API), `task.rs` (create/start/delete flows), `runtime.rs` (the hull CLI
 //! client), `process.rs` (task table, exit matching), `reaper.rs` (the one waitpid),
-//! `io.rs` (fifos, pipes, pty), `events.rs` (to containerd, OOM watch), `mount.rs`,
+//! `io.rs` (fifos, pipes, pty), `events.rs` (to containerd), `oom.rs`, `mount.rs`,
 //! `options.rs`, `metrics.rs`.
 
 pub mod events;
 pub mod io;
 pub mod metrics;
 pub mod mount;
+pub mod oom;
 pub mod options;
 pub mod process;
 pub mod reaper;
@@ -132,7 +133,11 @@ impl Shim for HullShim {
                 std::process::exit(1);
             }
         };
-        let events = Arc::new(events::Events::new(publisher, self.namespace.clone()));
+        // The crate connected a publisher of its own; hull's (events.rs) forwards in order
+        // without protobuf reflection, so this one is dropped unused.
+        let address = publisher.address.clone();
+        drop(publisher);
+        let events = Arc::new(events::Events::new(&address, self.namespace.clone()));
         let shared = task::Shared::new(self.namespace.clone(), events, reaper);
         service::Service::new(shared, self.exit.clone())
     }

@@ -246,23 +246,6 @@ impl Runtime {
         })
     }
 
-    /// `events --interval I id` left running: its stdout streams one JSON event per line.
-    /// The caller owns the returned pipe; the process ends when the container's init does.
-    pub fn events_stream(&self, id: &str, interval: &str) -> Result<OwnedFd, RuntimeError> {
-        let mut cmd = self.command(&["events", "--interval", interval, id]);
-        let pipe = |source| RuntimeError::Pipe {
-            command: "events",
-            source,
-        };
-        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| pipe(e.into()))?;
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(w))
-            .stderr(Stdio::null());
-        spawn(&mut cmd, &self.binary, "events")?;
-        Ok(r)
-    }
-
     /// Runs a command whose stdout is captured and whose stderr is kept for the error.
     async fn simple(&self, what: &'static str, args: &[&str]) -> Result<Output, RuntimeError> {
         self.run_with(self.command(args), what, ChildStdio::default(), true)

@@ -181,7 +181,7 @@ impl Task for Service {
             };
             st.execs.insert(req.exec_id.clone(), Proc::new(stdio, spec));
         }
-        self.shared.events.exec_added(&req.id, &req.exec_id).await;
+        self.shared.events.exec_added(&req.id, &req.exec_id);
         Ok(Empty::new())
     }
 
@@ -403,9 +403,9 @@ async fn freeze(ctr: Arc<Ctr>, events: Arc<super::events::Events>, pause: bool) 
     .map_err(runtime_err(op))?;
     set_init_status(&ctr, from, to);
     if pause {
-        events.paused(&ctr.id).await;
+        events.paused(&ctr.id);
     } else {
-        events.resumed(&ctr.id).await;
+        events.resumed(&ctr.id);
     }
     Ok(())
 }

@@ -181,7 +181,7 @@ impl Shared {
                 // Without its own pid namespace nothing kills the init's children for us.
                 let _ = ctr.runtime.kill(&ctr.id, 9, true).await;
             }
-            self.events.exited(&key.id, &key.exec_id, exit).await;
+            self.events.exited(&key.id, &key.exec_id, exit);
         });
     }
 
@@ -289,20 +289,18 @@ impl Shared {
             st.init.pid = pid;
             st.init.io = Some(io);
         }
-        self.events
-            .created(CreateInfo {
-                id: &req.id,
-                bundle: &req.bundle,
-                rootfs: &req.rootfs,
-                stdin: &req.stdin,
-                stdout: &req.stdout,
-                stderr: &req.stderr,
-                terminal: req.terminal,
-                pid,
-            })
-            .await;
+        self.events.created(CreateInfo {
+            id: &req.id,
+            bundle: &req.bundle,
+            rootfs: &req.rootfs,
+            stdin: &req.stdin,
+            stdout: &req.stdout,
+            stderr: &req.stderr,
+            terminal: req.terminal,
+            pid,
+        });
         self.after_start(window, pid, ProcKey::init(&ctr.id));
-        let watch = super::events::watch_oom(&ctr.runtime, &ctr.id, self.events.clone());
+        let watch = super::oom::watch(pid, &ctr.id, self.events.clone());
         *ctr.oom.lock().unwrap_or_else(PoisonError::into_inner) = watch;
         Ok(pid)
     }
@@ -338,7 +336,7 @@ impl Shared {
                 st.init.status = Status::Running;
             }
         }
-        self.events.started(&ctr.id, pid).await;
+        self.events.started(&ctr.id, pid);
         self.release(pid);
         Ok(pid)
     }
@@ -394,7 +392,7 @@ impl Shared {
             p.status = Status::Running;
             p.io = Some(io);
         }
-        self.events.exec_started(&ctr.id, exec_id, pid).await;
+        self.events.exec_started(&ctr.id, exec_id, pid);
         self.after_start(window, pid, ProcKey::exec(&ctr.id, exec_id));
         Ok(pid)
     }
@@ -446,7 +444,7 @@ impl Shared {
             w.abort();
         }
         self.table().remove(&ctr.id);
-        self.events.deleted(&ctr.id, pid, exit).await;
+        self.events.deleted(&ctr.id, pid, exit);
         Ok((pid, exit))
     }
 
