@@ -11,11 +11,14 @@
 //! - no action: serve the task API until Shutdown with no container left.
 //!
 //! One current-thread tokio runtime runs it all (memory: one idle shim per container). Files:
-//! `service.rs` (the API), `task.rs` (create/start/delete flows), `runtime.rs` (the hull CLI
+//! `service.rs` (the API; `reply.rs`, `control.rs`), `task.rs` (create, exits),
+//! `start.rs`, `delete.rs`, `runtime.rs` (the hull CLI
 //! client), `process.rs` (task table, exit matching), `reaper.rs` (the one waitpid),
 //! `io.rs` (fifos, pipes, pty), `events.rs` (to containerd), `oom.rs`, `mount.rs`,
 //! `options.rs`, `metrics.rs`.
 
+pub mod control;
+pub mod delete;
 pub mod events;
 pub mod io;
 pub mod metrics;
@@ -24,8 +27,10 @@ pub mod oom;
 pub mod options;
 pub mod process;
 pub mod reaper;
+pub mod reply;
 pub mod runtime;
 pub mod service;
+pub mod start;
 pub mod task;
 
 use async_trait::async_trait;

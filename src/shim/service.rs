@@ -1,12 +1,12 @@
 //! containerd's task API v2, one method per call: each looks the container up, checks the
 //! process state, and runs the `hull` command that does the work (the flows with several
-//! steps are in `task.rs`). Errors become ttrpc statuses containerd maps back to its own
+//! steps are in `task.rs` and `start.rs`, kill and freeze in `control.rs`). Errors become ttrpc statuses containerd maps back to its own
 //! (`NotFound`, `AlreadyExists`, `FailedPrecondition`, `Unimplemented`).
 
 use super::events::timestamp;
 use super::options::RuntimeOptions;
 use super::process::{Proc, Status, StdioPaths};
-use super::task::{gone, require, Ctr, Shared, TaskError};
+use super::task::{Ctr, Shared, TaskError};
 use async_trait::async_trait;
 use containerd_shim::asynchronous::ExitSignal;
 use containerd_shim_protos::api::CheckpointTaskRequest;
@@ -17,16 +17,15 @@ use containerd_shim_protos::api::{
     StartResponse, StateRequest, StateResponse, StatsRequest, StatsResponse, UpdateTaskRequest,
     WaitRequest, WaitResponse,
 };
-use containerd_shim_protos::protobuf::well_known_types::any::Any;
-use containerd_shim_protos::protobuf::{Message, MessageField};
-use containerd_shim_protos::shim::oci::ProcessDetails;
+use containerd_shim_protos::protobuf::MessageField;
 use containerd_shim_protos::shim_async::Task;
 use containerd_shim_protos::ttrpc::r#async::TtrpcContext;
-use containerd_shim_protos::ttrpc::{self, Code};
-use containerd_shim_protos::types::task::{ProcessInfo, Status as TaskStatus};
+use containerd_shim_protos::ttrpc::Code;
+use containerd_shim_protos::types::task::ProcessInfo;
 use std::sync::Arc;
 
-type TtrpcResult<T> = Result<T, ttrpc::Error>;
+use super::control::{clamp16, details, freeze, kill_exec, not_running};
+use super::reply::{detached, rpc, runtime_err, status, task_status, TtrpcResult};
 
 /// The task service of one shim process (one or, grouped, several containers).
 pub struct Service {
@@ -42,49 +41,6 @@ impl Service {
 
     fn ctr(&self, id: &str) -> TtrpcResult<Arc<Ctr>> {
         self.shared.get(id).map_err(status)
-    }
-}
-
-/// Runs a lifecycle flow to its end even when the call is abandoned: ttrpc drops a handler's
-/// future when containerd's connection closes (containerd killed mid-create), and a create
-/// cut off between the runtime command and the task table would leave a task no one can
-/// wait for or delete.
-async fn detached<T, F>(flow: F) -> TtrpcResult<T>
-where
-    T: Send + 'static,
-    F: std::future::Future<Output = T> + Send + 'static,
-{
-    tokio::spawn(flow)
-        .await
-        .map_err(|e| rpc(Code::INTERNAL, format!("task flow failed: {e}")))
-}
-
-fn rpc(code: Code, msg: String) -> ttrpc::Error {
-    ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg))
-}
-
-/// A task error as the status containerd understands.
-fn status(e: TaskError) -> ttrpc::Error {
-    let code = match &e {
-        TaskError::NotFound { .. } | TaskError::Finished => Code::NOT_FOUND,
-        TaskError::Exists(_) => Code::ALREADY_EXISTS,
-        TaskError::State { .. } => Code::FAILED_PRECONDITION,
-        TaskError::Options(_) => Code::INVALID_ARGUMENT,
-        _ => Code::UNKNOWN,
-    };
-    rpc(code, e.to_string())
-}
-
-fn runtime_err(op: &'static str) -> impl Fn(super::runtime::RuntimeError) -> ttrpc::Error {
-    move |source| status(TaskError::Runtime { op, source })
-}
-
-fn task_status(s: Status) -> TaskStatus {
-    match s {
-        Status::Created => TaskStatus::CREATED,
-        Status::Running => TaskStatus::RUNNING,
-        Status::Paused => TaskStatus::PAUSED,
-        Status::Stopped => TaskStatus::STOPPED,
     }
 }
 
@@ -383,99 +339,4 @@ impl Task for Service {
             "checkpoint is not implemented by hull (no CRIU support)".into(),
         ))
     }
-}
-
-/// `pause` (or `resume`), the status and the event, as one flow.
-async fn freeze(ctr: Arc<Ctr>, events: Arc<super::events::Events>, pause: bool) -> TtrpcResult<()> {
-    let _op = ctr.ops.lock().await;
-    let (from, to, op) = if pause {
-        (Status::Running, Status::Paused, "pause")
-    } else {
-        (Status::Paused, Status::Running, "resume")
-    };
-    let st = ctr.state().init.status;
-    require(&ctr.id, op, st, &[from]).map_err(status)?;
-    if pause {
-        ctr.runtime.pause(&ctr.id).await
-    } else {
-        ctr.runtime.resume(&ctr.id).await
-    }
-    .map_err(runtime_err(op))?;
-    set_init_status(&ctr, from, to);
-    if pause {
-        events.paused(&ctr.id);
-    } else {
-        events.resumed(&ctr.id);
-    }
-    Ok(())
-}
-
-fn clamp16(v: u32) -> u16 {
-    u16::try_from(v).unwrap_or(u16::MAX)
-}
-
-fn set_init_status(ctr: &Ctr, from: Status, to: Status) {
-    let mut st = ctr.state();
-    if st.init.status == from {
-        st.init.status = to;
-    }
-}
-
-/// The runtime said the container's init is gone.
-fn not_running(e: &super::runtime::RuntimeError) -> bool {
-    let text = e.to_string().to_lowercase();
-    gone(e)
-        || [
-            "not running",
-            "already finished",
-            "stopped",
-            "no such process",
-        ]
-        .iter()
-        .any(|w| text.contains(w))
-}
-
-/// Signals an exec directly, as containerd's runc shim does. The pid cannot be reused while
-/// the process is not reaped, and reaping marks it stopped under the same lock.
-fn kill_exec(ctr: &Ctr, exec_id: &str, signal: u32) -> TtrpcResult<()> {
-    let st = ctr.state();
-    let p = st.execs.get(exec_id).ok_or_else(|| {
-        status(TaskError::NotFound {
-            what: "process",
-            id: exec_id.into(),
-        })
-    })?;
-    match p.status {
-        Status::Running | Status::Paused => {}
-        Status::Stopped => return Err(status(TaskError::Finished)),
-        Status::Created => {
-            return Err(status(TaskError::State {
-                id: exec_id.into(),
-                op: "kill",
-                state: "created",
-            }))
-        }
-    }
-    let pid = nix::unistd::Pid::from_raw(p.pid);
-    let sig = i32::try_from(signal)
-        .ok()
-        .and_then(|s| nix::sys::signal::Signal::try_from(s).ok())
-        .ok_or_else(|| rpc(Code::INVALID_ARGUMENT, format!("signal {signal}: unknown")))?;
-    match nix::sys::signal::kill(pid, sig) {
-        Ok(()) => Ok(()),
-        Err(nix::errno::Errno::ESRCH) => Err(status(TaskError::Finished)),
-        Err(e) => Err(rpc(Code::UNKNOWN, format!("kill exec {exec_id}: {e}"))),
-    }
-}
-
-fn details(exec_id: &str) -> Option<Any> {
-    let d = ProcessDetails {
-        exec_id: exec_id.into(),
-        ..Default::default()
-    };
-    Some(Any {
-        type_url: "containerd.runc.v1.ProcessDetails".into(),
-        value: d.write_to_bytes().ok()?,
-        ..Default::default()
-    })
 }

@@ -1,29 +1,23 @@
-//! The lifecycle flows behind the task service: create, start (init and exec) and delete,
-//! each a list of named steps around one runtime command, plus the exit handling. State
+//! The container table and the create flow behind the task service (starting is in
+//! `start.rs`, deleting in `delete.rs`), each a list of named steps around one runtime
+//! command, plus the exit handling. State
 //! lives in [`Shared`]: one table of containers, each with its own locks (an `ops` lock that
 //! orders the init's lifecycle calls, a short state lock never held across an await), so a
 //! slow call on one container never stalls another served by the same shim.
 
 use super::events::{CreateInfo, Events};
-use super::io::{self, ConsoleSocket, IoError, Plumbing, ProcIo};
+use super::io::IoError;
 use super::mount::{self, RootfsMount};
 use super::options::RuntimeOptions;
-use super::process::{Container, ExitTable, Proc, ProcKey, Status, StdioPaths, Window};
+use super::process::{Container, ExitTable, Proc, ProcKey, Status, StdioPaths};
 use super::reaper::{Exit, Reaper};
-use super::runtime::{read_pid_file, ChildStdio, CreateOpts, Runtime, RuntimeError};
+use super::runtime::{CreateOpts, Runtime, RuntimeError};
+use super::start::{read_pid, with_stdio};
 use containerd_shim_protos::api::CreateTaskRequest;
 use std::collections::HashMap;
-use std::future::Future;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 use tokio::task::JoinHandle;
-
-/// How long delete waits for output still in the pipes (containerd's runc shim: 2 s).
-const IO_DRAIN: Duration = Duration::from_secs(2);
-/// How long to wait for the pty master once the runtime said it is done.
-const CONSOLE_WAIT: Duration = Duration::from_secs(5);
 
 /// A failed lifecycle step, mapped to a ttrpc status by the service.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +84,7 @@ pub struct Ctr {
     /// Orders the init's lifecycle calls (create, start, delete, pause, resume, update).
     pub ops: tokio::sync::Mutex<()>,
     state: Mutex<Container>,
-    oom: Mutex<Option<JoinHandle<()>>>,
+    pub(super) oom: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Ctr {
@@ -138,11 +132,11 @@ impl Shared {
         shared
     }
 
-    fn exits(&self) -> MutexGuard<'_, ExitTable> {
+    pub(super) fn exits(&self) -> MutexGuard<'_, ExitTable> {
         self.exits.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn table(&self) -> MutexGuard<'_, HashMap<String, Arc<Ctr>>> {
+    pub(super) fn table(&self) -> MutexGuard<'_, HashMap<String, Arc<Ctr>>> {
         self.containers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -304,178 +298,6 @@ impl Shared {
         *ctr.oom.lock().unwrap_or_else(PoisonError::into_inner) = watch;
         Ok(pid)
     }
-
-    /// The pid of a new process is known: deliver an exit that came early, else register.
-    fn after_start(self: &Arc<Self>, w: Window, pid: i32, key: ProcKey) {
-        let early = self.exits().started(w, pid, key);
-        if let Some((key, exit)) = early {
-            self.clone().handle_exit(key, exit);
-        }
-    }
-
-    /// `start` of the init: the exit is held until TaskStart is out.
-    pub async fn start_init(self: &Arc<Self>, ctr: &Arc<Ctr>) -> Result<i32, TaskError> {
-        let _op = ctr.ops.lock().await;
-        let pid = {
-            let st = ctr.state();
-            require(&ctr.id, "start", st.init.status, &[Status::Created])?;
-            st.init.pid
-        };
-        self.exits().hold(pid);
-        let result = ctr.runtime.start(&ctr.id).await;
-        if let Err(source) = result {
-            self.release(pid);
-            return Err(TaskError::Runtime {
-                op: "start",
-                source,
-            });
-        }
-        {
-            let mut st = ctr.state();
-            if st.init.status == Status::Created {
-                st.init.status = Status::Running;
-            }
-        }
-        self.events.started(&ctr.id, pid);
-        self.release(pid);
-        Ok(pid)
-    }
-
-    fn release(self: &Arc<Self>, pid: i32) {
-        let held = self.exits().release(pid);
-        if let Some((key, exit)) = held {
-            self.clone().handle_exit(key, exit);
-        }
-    }
-
-    /// `start` of an exec: `exec --detach`, its pid, TaskExecStarted, then any early exit.
-    pub async fn start_exec(
-        self: &Arc<Self>,
-        ctr: &Arc<Ctr>,
-        exec_id: &str,
-    ) -> Result<i32, TaskError> {
-        let (bundle, stdio, spec) = {
-            let st = ctr.state();
-            let p = st.execs.get(exec_id).ok_or_else(|| not_found(exec_id))?;
-            require(exec_id, "start", p.status, &[Status::Created])?;
-            (st.bundle.clone(), p.stdio.clone(), p.spec.clone())
-        };
-        let process = bundle.join(format!("exec-{exec_id}.json"));
-        let pid_file = bundle.join(format!("exec-{exec_id}.pid"));
-        super::options::write_file(&process, &spec).map_err(|source| TaskError::Write {
-            path: process.clone(),
-            source,
-        })?;
-        let opts = RuntimeOptions::load(&bundle).unwrap_or_default();
-        let window = self.exits().open_window();
-        let started = with_stdio(&stdio, &opts, |child, socket| {
-            let rt = ctr.runtime.clone();
-            let (id, process, pid_file) = (ctr.id.clone(), process.clone(), pid_file.clone());
-            async move {
-                rt.exec(&id, &process, &pid_file, socket.as_deref(), child)
-                    .await
-            }
-        })
-        .await;
-        let result = started.and_then(|io| Ok((read_pid(&pid_file, "exec")?, io)));
-        let _ = std::fs::remove_file(&process);
-        let _ = std::fs::remove_file(&pid_file);
-        let (pid, io) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                self.exits().close_window(window);
-                return Err(e);
-            }
-        };
-        if let Some(p) = ctr.state().execs.get_mut(exec_id) {
-            p.pid = pid;
-            p.status = Status::Running;
-            p.io = Some(io);
-        }
-        self.events.exec_started(&ctr.id, exec_id, pid);
-        self.after_start(window, pid, ProcKey::exec(&ctr.id, exec_id));
-        Ok(pid)
-    }
-
-    /// Deletes the init: runtime state, mounts, the table entry; TaskDelete. Returns the
-    /// pid and exit.
-    pub async fn delete_init(&self, ctr: &Arc<Ctr>) -> Result<(i32, Option<Exit>), TaskError> {
-        let _op = ctr.ops.lock().await;
-        let (pid, status) = {
-            let st = ctr.state();
-            (st.init.pid, st.init.status)
-        };
-        require(
-            &ctr.id,
-            "delete",
-            status,
-            &[Status::Created, Status::Stopped],
-        )?;
-        if let Err(source) = ctr.runtime.delete(&ctr.id, true).await {
-            if !gone(&source) {
-                return Err(TaskError::Runtime {
-                    op: "delete",
-                    source,
-                });
-            }
-        }
-        let copies = ctr.state().init.io.as_mut().map(ProcIo::take_copies);
-        io::drain(copies.unwrap_or_default(), IO_DRAIN).await;
-        let (exit, bundle, mounted) = {
-            let mut st = ctr.state();
-            st.init.io = None;
-            for p in st.execs.values_mut() {
-                p.io = None;
-            }
-            (st.init.exit, st.bundle.clone(), st.mounted_rootfs)
-        };
-        if exit.is_none() {
-            self.exits().forget(pid);
-        }
-        if mounted {
-            mount::unmount_all(&bundle.join("rootfs"));
-        }
-        if let Some(w) = ctr
-            .oom
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            w.abort();
-        }
-        self.table().remove(&ctr.id);
-        self.events.deleted(&ctr.id, pid, exit);
-        Ok((pid, exit))
-    }
-
-    /// Deletes an exec that is not running; its output is drained first.
-    pub async fn delete_exec(
-        &self,
-        ctr: &Arc<Ctr>,
-        exec_id: &str,
-    ) -> Result<(i32, Option<Exit>), TaskError> {
-        let copies = {
-            let mut st = ctr.state();
-            let p = st
-                .execs
-                .get_mut(exec_id)
-                .ok_or_else(|| not_found(exec_id))?;
-            require(
-                exec_id,
-                "delete",
-                p.status,
-                &[Status::Created, Status::Stopped],
-            )?;
-            p.io.as_mut().map(ProcIo::take_copies).unwrap_or_default()
-        };
-        io::drain(copies, IO_DRAIN).await;
-        let p = ctr
-            .state()
-            .execs
-            .remove(exec_id)
-            .ok_or_else(|| not_found(exec_id))?;
-        Ok((p.pid, p.exit))
-    }
 }
 
 impl ProcKey {
@@ -496,61 +318,7 @@ impl ProcKey {
     }
 }
 
-/// Runs a runtime command that creates a process with the stdio `stdio` asks for: pipes to
-/// the fifos, or a console socket whose pty master arrives while the command runs. The
-/// copies start once the command succeeded.
-async fn with_stdio<F, Fut>(
-    stdio: &StdioPaths,
-    opts: &RuntimeOptions,
-    run: F,
-) -> Result<ProcIo, TaskError>
-where
-    F: FnOnce(ChildStdio, Option<PathBuf>) -> Fut,
-    Fut: Future<Output = Result<(), RuntimeError>>,
-{
-    let op = |source| TaskError::Runtime {
-        op: "create",
-        source,
-    };
-    if !stdio.terminal {
-        let mut plumbing: Plumbing = io::pipes(
-            &stdio.stdin,
-            &stdio.stdout,
-            &stdio.stderr,
-            opts.io_uid,
-            opts.io_gid,
-        )?;
-        let child = std::mem::take(&mut plumbing.child);
-        run(child, None).await.map_err(op)?;
-        return Ok(io::start_pipes(plumbing));
-    }
-    let socket = ConsoleSocket::new()?;
-    let command = run(ChildStdio::default(), Some(socket.path().to_path_buf()));
-    tokio::pin!(command);
-    let master: OwnedFd = tokio::select! {
-        done = &mut command => {
-            done.map_err(op)?;
-            tokio::time::timeout(CONSOLE_WAIT, socket.receive())
-                .await
-                .map_err(|_| IoError::Console {
-                    path: socket.path().into(),
-                    source: std::io::ErrorKind::TimedOut.into(),
-                })??
-        }
-        master = socket.receive() => {
-            let master = master?;
-            command.await.map_err(op)?;
-            master
-        }
-    };
-    Ok(io::start_console(master, &stdio.stdin, &stdio.stdout)?)
-}
-
-fn read_pid(path: &Path, op: &'static str) -> Result<i32, TaskError> {
-    read_pid_file(path).map_err(|source| TaskError::Runtime { op, source })
-}
-
-fn not_found(exec_id: &str) -> TaskError {
+pub(super) fn not_found(exec_id: &str) -> TaskError {
     TaskError::NotFound {
         what: "process",
         id: exec_id.into(),
