@@ -235,6 +235,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         self.ctr(&a)
     }
 
+    /// Remembers a shim group name, so teardown checks its socket is gone too.
+    pub fn track_group(&self, group: &str) {
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(group.to_string());
+    }
+
     /// The task's pid and status from `ctr task ls`.
     pub fn task(&self, id: &str) -> Option<(i32, String)> {
         let out = self.ok(&["task", "ls"]);
@@ -797,6 +805,7 @@ fn a_missing_or_failing_runtime_binary_is_an_error_not_a_hang() {
 fn grouped_containers_share_a_shim_with_per_container_locks() {
     let ctd = Containerd::start();
     let group = "io.containerd.runc.v2.group=pod1";
+    ctd.track_group("pod1");
     let a = ctd.id("ga");
     let b = ctd.id("gb");
     for id in [&a, &b] {

@@ -76,6 +76,7 @@ pub fn run() {
 /// The shim process: its flags and the signal that ends serving.
 pub struct HullShim {
     id: String,
+    socket: String,
     namespace: String,
     bundle: PathBuf,
     exit: Arc<ExitSignal>,
@@ -104,6 +105,7 @@ impl Shim for HullShim {
         };
         HullShim {
             id: args.id.clone(),
+            socket: args.socket.clone(),
             namespace: args.namespace.clone(),
             bundle,
             exit: Arc::new(ExitSignal::default()),
@@ -127,6 +129,13 @@ impl Shim for HullShim {
 
     async fn wait(&mut self) {
         self.exit.wait().await;
+        // The crate removes the socket named by the `address` file in the working
+        // directory, but a grouped shim's working directory is the bundle of the first
+        // container, which containerd may have deleted by now.
+        let path = self.socket.trim_start_matches("unix://");
+        if !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     async fn create_task_service(&self, publisher: RemotePublisher) -> Self::T {
