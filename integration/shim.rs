@@ -18,7 +18,7 @@ use crate::support::daemon::{
 };
 use crate::support::*;
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
@@ -944,4 +944,82 @@ fn kill_9_of_containerd_mid_create_leaves_nothing_behind() {
     let _ = ctd.ctr(&["task", "rm", "-f", &id]);
     let _ = ctd.ctr(&["containers", "rm", &id]);
     assert!(ctd.task(&id).is_none());
+}
+
+/// The shim started by hand, as containerd starts it, on a bundle whose config.json is not
+/// even JSON: `create` answers with hull's one-line error; then Shutdown ends the shim.
+#[test]
+fn a_shim_answers_create_on_a_broken_config_json_with_hulls_error() {
+    use containerd_shim_protos::api::{CreateTaskRequest, ShutdownRequest};
+    use containerd_shim_protos::shim_async::{Client, TaskClient};
+    use containerd_shim_protos::ttrpc::context::Context;
+
+    let ctd = Containerd::start();
+    let id = ctd.id("broken");
+    let bundle = ctd.dir.join("state").join(&id);
+    fs::create_dir_all(&bundle).unwrap();
+    write_file(
+        &bundle.join("config.json"),
+        br#"{"ociVersion": "1.0.2", "process": {"#,
+    );
+    // containerd makes the shim's log fifo and reads it before starting the shim.
+    let log = bundle.join("log");
+    nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let _log_reader = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&log)
+        .unwrap();
+    let mut start = Command::new(ctd.bin.join("containerd-shim-hull-v2"));
+    start
+        .current_dir(&bundle)
+        .env("TTRPC_ADDRESS", ctd.dir.join("c.sock.ttrpc"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                ctd.bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .args(["-namespace", ctd.ns(), "-id", &id, "-address"])
+        .arg(ctd.dir.join("c.sock"))
+        .arg("start");
+    let out = spawn_in(start, &ctd.io).wait();
+    assert_eq!(out.code(), 0, "shim start: {}", out.describe());
+    let address = out.stdout_text().trim().to_string();
+    assert!(
+        address.starts_with("unix:///run/containerd/s/"),
+        "{address}"
+    );
+    assert_eq!(fs::read_to_string(bundle.join("address")).unwrap(), address);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = rt.block_on(async {
+        let client = TaskClient::new(Client::connect(&address).await.unwrap());
+        let req = CreateTaskRequest {
+            id: id.clone(),
+            bundle: bundle.to_string_lossy().into_owned(),
+            ..Default::default()
+        };
+        let created = client.create(Context::default(), &req).await;
+        let _ = client
+            .shutdown(Context::default(), &ShutdownRequest::default())
+            .await;
+        created
+    });
+    let err = answer
+        .expect_err("create on a broken config.json must fail")
+        .to_string();
+    if is_hull() {
+        assert!(
+            err.contains("OCI runtime create failed: ")
+                && err.contains("config.json: process.?: EOF while parsing"),
+            "{err}"
+        );
+    }
+    assert!(!err.contains('\n'), "one line: {err}");
 }
