@@ -5,7 +5,8 @@
 # (hack/guest-v2.sh; this host is hybrid, so its own run skips `cgroups_v2`). Runs all steps
 # even after a failure so one run shows everything; exits non-zero if any step failed.
 # Usage: bash hack/test.sh [extra args for the host's integration test binary, e.g. a filter]
-# HULL_GUEST_TESTS picks the guest's filters (default: cgroups_v2 lifecycle); HULL_GUEST=0
+# HULL_GUEST_TESTS picks the guest's filters (default: cgroups_v2 lifecycle shim::oom_watch,
+# the shim's OOM watch on cgroup v2); HULL_GUEST=0
 # leaves the guest out of a local run (it says so; CI always runs it).
 set -uo pipefail
 
@@ -46,7 +47,7 @@ guest() {
 		return 0
 	fi
 	local tests
-	read -r -a tests <<<"${HULL_GUEST_TESTS:-cgroups_v2 lifecycle}"
+	read -r -a tests <<<"${HULL_GUEST_TESTS:-cgroups_v2 lifecycle shim::oom_watch}"
 	bash hack/guest-v2.sh "${tests[@]}"
 }
 

@@ -1023,3 +1023,45 @@ fn a_shim_answers_create_on_a_broken_config_json_with_hulls_error() {
     }
     assert!(!err.contains('\n'), "one line: {err}");
 }
+
+/// The shim's OOM watch (v1 eventfd here, v2 inotify on memory.events in the cgroup v2
+/// guest: `hack/guest-v2.sh shim::oom_watch`) sees a kill in a container hull made, with
+/// no containerd around.
+#[test]
+fn oom_watch_sees_a_kill_in_the_containers_memory_cgroup() {
+    use ::hull::shim::oom;
+    let hull = Hull::new();
+    let bundle = Bundle::new()
+        .with(|c| c["linux"]["resources"] = json!({"memory": {"limit": 33554432}}))
+        .args(&["sleep", "1000"]);
+    let mut ct = hull.container(bundle);
+    let out = ct.create();
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    let pid = ct.pid().expect("pid");
+    let target = oom::target_of(pid).expect("the container's memory cgroup");
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        assert!(matches!(target, oom::Target::V2(_)), "{target:?}");
+    } else {
+        assert!(matches!(target, oom::Target::V1(_)), "{target:?}");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let kills = rt.block_on(async {
+        let _watch = oom::start(
+            &target,
+            Box::new(move || {
+                let _ = tx.send(());
+            }),
+        )
+        .unwrap();
+        ct.start();
+        // A memory hog in the container, killed at the limit; the init lives on.
+        let out = ct.exec(&["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"]);
+        assert_eq!(out.code(), 137, "{}", out.describe());
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await
+    });
+    assert_eq!(kills, Ok(Some(())), "no OOM notification for {target:?}");
+}

@@ -80,22 +80,40 @@ pub fn oom_kills(events: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts watching the memory cgroup of process `pid` (container `id`); None when it has
-/// none or the registration failed (logged: the container runs on without OOM events).
-pub fn watch(pid: i32, id: &str, events: Arc<Events>) -> Option<JoinHandle<()>> {
+/// What to do on each OOM kill.
+pub type OnOom = Box<dyn FnMut() + Send>;
+
+/// The memory cgroup of process `pid` on this host.
+pub fn target_of(pid: i32) -> Option<Target> {
     let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let target = memory_cgroup(&proc_cgroup, &mountinfo)?;
+    memory_cgroup(&proc_cgroup, &mountinfo)
+}
+
+/// Starts watching the memory cgroup of process `pid` (container `id`) and publishes a
+/// TaskOOM per kill; None when it has no memory cgroup or the registration failed (logged:
+/// the container runs on without OOM events).
+pub fn watch(pid: i32, id: &str, events: Arc<Events>) -> Option<JoinHandle<()>> {
+    let target = target_of(pid)?;
     let id = id.to_string();
-    let result = match target {
-        Target::V1(dir) => {
-            v1(&dir).map(|(efd, ctl)| tokio::spawn(watch_v1(efd, ctl, dir, id, events)))
-        }
-        Target::V2(dir) => v2(&dir).map(|fd| tokio::spawn(watch_v2(fd, dir, id, events))),
-    };
-    result
+    start(&target, Box::new(move || events.oom(&id)))
         .map_err(|e| log::warn!("oom watch of {pid}: {e}"))
         .ok()
+}
+
+/// Registers for OOM notifications of `target` and calls `on_oom` for each kill, in a task
+/// on the current runtime that ends when the cgroup is removed.
+pub fn start(target: &Target, on_oom: OnOom) -> io::Result<JoinHandle<()>> {
+    Ok(match target {
+        Target::V1(dir) => {
+            let (efd, control) = v1(dir)?;
+            tokio::spawn(watch_v1(efd, control, dir.clone(), on_oom))
+        }
+        Target::V2(dir) => {
+            let (fd, kills) = v2(dir)?;
+            tokio::spawn(watch_v2(fd, dir.clone(), kills, on_oom))
+        }
+    })
 }
 
 fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
@@ -116,7 +134,7 @@ fn v1(dir: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((efd, control))
 }
 
-async fn watch_v1(efd: OwnedFd, _control: OwnedFd, dir: PathBuf, id: String, events: Arc<Events>) {
+async fn watch_v1(efd: OwnedFd, _control: OwnedFd, dir: PathBuf, mut on_oom: OnOom) {
     let Ok(efd) = register(efd) else { return };
     loop {
         let Ok(mut guard) = efd.readable().await else {
@@ -132,20 +150,22 @@ async fn watch_v1(efd: OwnedFd, _control: OwnedFd, dir: PathBuf, id: String, eve
         if !dir.exists() {
             return;
         }
-        events.oom(&id);
+        on_oom();
     }
 }
 
-/// inotify on memory.events.
-fn v2(dir: &Path) -> io::Result<OwnedFd> {
+/// inotify on memory.events, and the kills counted so far. Both now, at registration: the
+/// watching task may first run after a kill that must not count as old.
+fn v2(dir: &Path) -> io::Result<(OwnedFd, u64)> {
     let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
-    inotify::add_watch(&fd, dir.join("memory.events"), WatchFlags::MODIFY)?;
-    Ok(fd)
+    let file = dir.join("memory.events");
+    inotify::add_watch(&fd, &file, WatchFlags::MODIFY)?;
+    let kills = oom_kills(&std::fs::read_to_string(&file)?);
+    Ok((fd, kills))
 }
 
-async fn watch_v2(fd: OwnedFd, dir: PathBuf, id: String, events: Arc<Events>) {
+async fn watch_v2(fd: OwnedFd, dir: PathBuf, mut last: u64, mut on_oom: OnOom) {
     let file = dir.join("memory.events");
-    let mut last = std::fs::read_to_string(&file).map_or(0, |s| oom_kills(&s));
     let Ok(fd) = register(fd) else { return };
     let mut buf = [0u8; 1024];
     loop {
@@ -162,7 +182,7 @@ async fn watch_v2(fd: OwnedFd, dir: PathBuf, id: String, events: Arc<Events>) {
         };
         let now = oom_kills(&text);
         if now > last {
-            events.oom(&id);
+            on_oom();
         }
         last = now;
     }
