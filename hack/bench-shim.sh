@@ -3,9 +3,9 @@
 # on a private containerd (root, state, sockets in a temp dir; Debian's containerd 1.6):
 #  1. `ctr run --rm` of /bin/true (hyperfine): hull's shim with hull, the runc shim with
 #     hull (--runc-binary), the runc shim with runc;
-#  2. resident memory of one idle shim per container for 20 containers: hull's shim (and
-#     the `hull events` OOM watcher it keeps per container) vs containerd's Go runc shim,
-#     as RSS and as PSS (pages shared between the 20 shims divided among them).
+#  2. resident memory of one idle shim per container for 20 containers: hull's shim vs
+#     containerd's Go runc shim (with runc), as RSS and as PSS (pages shared between the
+#     20 shims divided among them), and their ratio (target: hull's at most a third).
 # Usage: bash hack/bench-shim.sh [--quick]   (--quick: 10 runs, 5 containers)
 # Builds the release binaries (cargo build --release --features shim) first. Needs root.
 set -euo pipefail
@@ -97,23 +97,15 @@ mem_sum() {
 	echo "$total"
 }
 
-# Starts $count idle containers with runtime flags $1; prints the shim pids, then the pids
-# of their other children (hull's OOM watchers), as two lines.
+# Starts $count idle containers with runtime flags $1; prints the pids of their shims.
 idle_shims() {
-	local runtime=$1 i pid shims=() others=()
+	local runtime=$1 i
 	for i in $(seq "$count"); do
 		# shellcheck disable=SC2086
 		"${ctr[@]}" run -d --fifo-dir "$dir/fifo" $runtime "$image" "idle$i" sleep 100000 >/dev/null
 	done
 	sleep 2
-	for pid in $(pgrep -f -- "-address $dir/c.sock"); do
-		shims+=("$pid")
-		for c in $(pgrep -P "$pid"); do
-			[[ $(cat "/proc/$c/comm") == hull ]] && others+=("$c")
-		done
-	done
-	echo "${shims[*]}"
-	echo "${others[*]}"
+	pgrep -f -- "-address $dir/c.sock" | tr '\n' ' '
 }
 
 remove_all() {
@@ -126,34 +118,21 @@ remove_all() {
 }
 
 report() {
-	local name=$1 shims=$2 others=$3
-	# shellcheck disable=SC2086
-	local n rss pss orss=0 opss=0
-	read -r -a s <<<"$shims"
-	read -r -a o <<<"$others"
+	local name=$1 n rss pss s
+	read -r -a s <<<"$2"
 	n=${#s[@]}
 	rss=$(mem_sum Rss "${s[@]}")
 	pss=$(mem_sum Pss "${s[@]}")
-	if ((${#o[@]})); then
-		orss=$(mem_sum Rss "${o[@]}")
-		opss=$(mem_sum Pss "${o[@]}")
-	fi
-	printf '%-22s %2d shims: RSS %6d kB (%5d kB each), PSS %6d kB (%5d kB each)' \
+	printf '%-10s %2d shims: RSS %6d kB (%5d kB each), PSS %6d kB (%5d kB each)\n' \
 		"$name" "$n" "$rss" $((rss / n)) "$pss" $((pss / n))
-	if ((${#o[@]})); then
-		printf '; + %d OOM watchers: RSS %d kB, PSS %d kB' "${#o[@]}" "$orss" "$opss"
-	fi
-	echo
-	echo "$((rss + orss)) $((pss + opss))" >"$dir/$name.total"
+	echo "$rss $pss" >"$dir/$name.total"
 }
 
 echo "== idle memory, one shim per container, $count containers"
-{ read -r hs; read -r ho; } < <(idle_shims "$hull_shim")
-report hull-shim "$hs" "$ho"
+report hull-shim "$(idle_shims "$hull_shim")"
 remove_all
-{ read -r gs; read -r go; } < <(idle_shims "$runc_runc")
-report runc-shim "$gs" "$go"
+report runc-shim "$(idle_shims "$runc_runc")"
 remove_all
 read -r h_rss h_pss <"$dir/hull-shim.total"
 read -r g_rss g_pss <"$dir/runc-shim.total"
-echo "hull's shim (with its watchers) / Go runc shim: RSS $((100 * h_rss / g_rss))%, PSS $((100 * h_pss / g_pss))% (target: at most 33%)"
+echo "hull's shim / Go runc shim: RSS $((100 * h_rss / g_rss))%, PSS $((100 * h_pss / g_pss))% (target: at most 33%)"
