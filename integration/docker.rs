@@ -7,21 +7,16 @@
 
 use crate::support::daemon::{
     cmdline, image_archive, kill_and_wait, procs_with_arg, shell_quote, short_dir, unmount_under,
-    Daemon,
+    Daemon, HostDirs,
 };
 use crate::support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const DOCKER: &str = "/usr/bin/docker";
 const IMAGE: &str = "hull-test/busybox";
-
-/// dockerd creates /etc/docker/key.json (20.10 has no flag to move it): the first test
-/// notes whether /etc/docker existed, the last one removes what dockerd made.
-static ETC_DOCKER: Mutex<(usize, Option<bool>)> = Mutex::new((0, None));
 
 /// A private dockerd with its own containerd.
 pub struct Dockerd {
@@ -29,19 +24,16 @@ pub struct Dockerd {
     cgroup: String,
     daemon: Daemon,
     io: PathBuf,
+    /// dockerd writes /etc/docker/key.json (20.10 has no flag to move it); its
+    /// containerd's shims have their sockets in /run/containerd/s.
+    _host: HostDirs,
 }
 
 impl Dockerd {
     /// Starts dockerd with hull as the default runtime and loads the busybox archive.
     pub fn start() -> Dockerd {
         requires(&["root", "dockerd", DOCKER, "overlay", "cgroup-v1"]);
-        {
-            let mut g = ETC_DOCKER
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            g.0 += 1;
-            g.1.get_or_insert_with(|| Path::new("/etc/docker").exists());
-        }
+        let host = HostDirs::claim(&["/etc/docker", "/run/containerd"]);
         let dir = short_dir("dk");
         let io = dir.join("io");
         fs::create_dir_all(&io).unwrap_or_else(|e| panic!("mkdir: {e}"));
@@ -74,6 +66,7 @@ impl Dockerd {
             cgroup,
             daemon,
             io,
+            _host: host,
         };
         let archive = image_archive().to_string_lossy().into_owned();
         dk.ok(&["load", "-i", &archive]);
@@ -162,14 +155,6 @@ impl Dockerd {
         }
         crate::support::leaks::remove_cgroups(&cgroups);
         let _ = fs::remove_dir_all(&self.dir);
-        let mut g = ETC_DOCKER
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        g.0 -= 1;
-        if g.0 == 0 && g.1 == Some(false) {
-            let _ = fs::remove_dir_all("/etc/docker");
-            g.1 = None;
-        }
         leaks
     }
 }

@@ -3,45 +3,29 @@
 //! log. Root on this machine lacks CAP_SYS_RESOURCE, so every container gets explicit
 //! `--ulimit` values within the current hard limits (podman's defaults are above them).
 
-use crate::support::daemon::{image_archive, short_dir, unmount_under};
+use crate::support::daemon::{image_archive, short_dir, unmount_under, HostDirs};
 use crate::support::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "localhost/hull-test/busybox:latest";
-
-/// Host directories podman makes on first use whatever its config says (the blob-info
-/// cache, netavark's run dir): the first test notes which existed, the last one removes
-/// the others.
-static HOST_DIRS: Mutex<(usize, Vec<&'static str>)> = Mutex::new((0, Vec::new()));
-const PODMAN_HOST_DIRS: [&str; 2] = ["/var/lib/containers", "/run/containers"];
 
 /// One test's podman: every path it writes in its own directory.
 pub struct Podman {
     dir: PathBuf,
     cgroup: String,
     io: PathBuf,
+    /// Made by podman whatever its config says: the blob-info cache, netavark's run dir.
+    _host: HostDirs,
 }
 
 impl Podman {
     /// A fresh store with the busybox archive loaded.
     pub fn new() -> Podman {
         requires(&["root", "podman", "conmon", "overlay", "cgroup-v1"]);
-        {
-            let mut g = HOST_DIRS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if g.0 == 0 {
-                g.1 = PODMAN_HOST_DIRS
-                    .into_iter()
-                    .filter(|d| !Path::new(d).exists())
-                    .collect();
-            }
-            g.0 += 1;
-        }
+        let host = HostDirs::claim(&["/var/lib/containers", "/run/containers"]);
         let dir = short_dir("pm");
         let io = dir.join("io");
         fs::create_dir_all(&io).unwrap_or_else(|e| panic!("mkdir: {e}"));
@@ -56,7 +40,12 @@ impl Podman {
             "hullit-{}",
             dir.file_name().unwrap_or_default().to_string_lossy()
         );
-        let pm = Podman { dir, cgroup, io };
+        let pm = Podman {
+            dir,
+            cgroup,
+            io,
+            _host: host,
+        };
         let archive = image_archive().to_string_lossy().into_owned();
         pm.ok(&["load", "-q", "-i", &archive]);
         pm
@@ -127,15 +116,6 @@ impl Podman {
         }
         crate::support::leaks::remove_cgroups(&cgroups);
         let _ = fs::remove_dir_all(&self.dir);
-        let mut g = HOST_DIRS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        g.0 -= 1;
-        if g.0 == 0 {
-            for d in g.1.drain(..) {
-                let _ = fs::remove_dir_all(d);
-            }
-        }
         leaks
     }
 }

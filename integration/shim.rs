@@ -14,7 +14,7 @@
 
 use crate::support::daemon::{
     cmdline, image_archive, kill_and_wait, ppid, procs_with_arg, shell_quote, short_dir,
-    unmount_under, Daemon, IMAGE,
+    unmount_under, Daemon, HostDirs, IMAGE,
 };
 use crate::support::*;
 use std::fs;
@@ -46,6 +46,8 @@ pub struct Containerd {
     daemon: Daemon,
     io: PathBuf,
     ids: Mutex<Vec<String>>,
+    /// Shim sockets (/run/containerd/s), ctr's and the runtimes' dirs are made there.
+    _host: HostDirs,
 }
 
 impl Containerd {
@@ -66,6 +68,7 @@ impl Containerd {
             "containerd-shim-runc-v2",
             "overlay",
         ]);
+        let host = HostDirs::claim(&["/run/containerd"]);
         let dir = short_dir("ctd");
         let bin = dir.join("bin");
         let io = dir.join("io");
@@ -102,6 +105,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             daemon,
             io,
             ids: Mutex::new(Vec::new()),
+            _host: host,
         };
         c.wait_ready();
         let archive = image_archive().to_string_lossy().into_owned();

@@ -205,3 +205,45 @@ pub fn shell_quote(args: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Host directories the clients make on first use whatever their config says
+/// (/etc/docker/key.json, /run/containerd/s for shim sockets, podman's blob cache): each
+/// test claims the ones its client makes; the first claim of a directory notes whether it
+/// existed, and when the last claim of one that did not is dropped, it is removed.
+pub struct HostDirs(Vec<&'static str>);
+
+static HOST_DIRS: std::sync::Mutex<Vec<(&'static str, usize, bool)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl HostDirs {
+    /// Claims `dirs` for the life of the returned value.
+    pub fn claim(dirs: &[&'static str]) -> HostDirs {
+        let mut all = HOST_DIRS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for d in dirs {
+            match all.iter_mut().find(|(p, _, _)| p == d) {
+                Some(e) if e.1 > 0 => e.1 += 1,
+                Some(e) => *e = (d, 1, Path::new(d).exists()),
+                None => all.push((d, 1, Path::new(d).exists())),
+            }
+        }
+        HostDirs(dirs.to_vec())
+    }
+}
+
+impl Drop for HostDirs {
+    fn drop(&mut self) {
+        let mut all = HOST_DIRS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for d in &self.0 {
+            if let Some(e) = all.iter_mut().find(|(p, _, _)| p == d) {
+                e.1 -= 1;
+                if e.1 == 0 && !e.2 {
+                    let _ = fs::remove_dir_all(d);
+                }
+            }
+        }
+    }
+}
