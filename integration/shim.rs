@@ -1069,3 +1069,84 @@ fn oom_watch_sees_a_kill_in_the_containers_memory_cgroup() {
     });
     assert_eq!(kills, Ok(Some(())), "no OOM notification for {target:?}");
 }
+
+/// `kill --all`, and the init of a container in the host's pid namespace: when it dies its
+/// children would live on (no namespace takes them down), so the shim kills the rest, as
+/// containerd's runc shim does.
+#[test]
+fn kill_all_and_an_init_without_its_own_pid_namespace() {
+    let ctd = Containerd::start();
+    // This process's pid namespace (pid 1's may be out of reach in a sandbox).
+    let ns = format!("pid:/proc/{}/ns/pid", std::process::id());
+    let host_pids = ["--with-ns", ns.as_str()];
+    let script = ["sh", "-c", "sleep 1000 & sleep 1001 & wait"];
+    let pids_of = |id: &str| -> Vec<i32> {
+        let ps = ctd.ok(&["task", "ps", id]).stdout_text();
+        ps.lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    };
+    let wait_gone = |pids: &[i32]| {
+        for p in pids {
+            if let Ok(fd) = pidfd(*p) {
+                assert!(wait_pidfd(&fd, Duration::from_secs(10)), "pid {p} survived");
+            }
+        }
+    };
+    let id = ctd.id("initdies");
+    let mut flags = vec!["-d"];
+    flags.extend_from_slice(&host_pids);
+    ctd.ok(&args_of(&ctd.run_args(Via::HullShim, &flags, &id, &script)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids_of(&id).len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pids = pids_of(&id);
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    let (init, _) = ctd.task(&id).unwrap();
+    kill_and_wait(init);
+    ctd.wait_status(&id, "STOPPED");
+    wait_gone(&pids);
+    ctd.remove(&id);
+
+    let id = ctd.id("killall");
+    ctd.ok(&args_of(&ctd.run_args(Via::HullShim, &flags, &id, &script)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids_of(&id).len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pids = pids_of(&id);
+    ctd.ok(&["task", "kill", "-a", "-s", "KILL", &id]);
+    ctd.wait_status(&id, "STOPPED");
+    wait_gone(&pids);
+    ctd.remove(&id);
+}
+
+/// Stdin: data and then EOF on ctr's stdin reach the container (the fifo, then CloseIO),
+/// so `cat` ends. The input comes a moment late: ctr 1.6 loses an EOF that comes before
+/// the task exists (it never opens the fifo, nor calls CloseIO), with the runc shim too.
+#[test]
+fn stdin_and_its_eof_reach_the_container() {
+    let ctd = Containerd::start();
+    for via in both() {
+        let id = ctd.id("cat");
+        let args = ctd.run_args(via, &["--rm"], &id, &["sh", "-c", "cat; echo eof-seen"]);
+        let ctr = shell_quote(
+            &std::iter::once("ctr")
+                .chain([
+                    "--address",
+                    &ctd.dir.join("c.sock").to_string_lossy(),
+                    "--namespace",
+                    ctd.ns(),
+                ])
+                .chain(args.iter().map(String::as_str))
+                .collect::<Vec<_>>(),
+        );
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("(sleep 1; echo hello) | {ctr}")]);
+        let out = spawn_in(cmd, &ctd.io).wait();
+        assert_eq!(out.code(), 0, "{via:?}: {}", out.describe());
+        assert_eq!(out.stdout_text(), "hello\neof-seen\n", "{via:?}");
+    }
+}
