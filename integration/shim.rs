@@ -1150,3 +1150,52 @@ fn stdin_and_its_eof_reach_the_container() {
         assert_eq!(out.stdout_text(), "hello\neof-seen\n", "{via:?}");
     }
 }
+
+/// ResizePty: ctr sizes the pty of `exec -t` to its own terminal's size.
+#[test]
+fn a_tty_exec_gets_the_clients_window_size() {
+    requires(&["script"]);
+    let ctd = Containerd::start();
+    for via in both() {
+        let id = ctd.id("size");
+        ctd.ok(&args_of(&ctd.run_args(
+            via,
+            &["-d"],
+            &id,
+            &["sleep", "1000"],
+        )));
+        let fifo = ctd.dir.join("fifo").to_string_lossy().into_owned();
+        let ctr = shell_quote(&[
+            "ctr",
+            "--address",
+            &ctd.dir.join("c.sock").to_string_lossy(),
+            "--namespace",
+            ctd.ns(),
+            "task",
+            "exec",
+            "-t",
+            "--fifo-dir",
+            &fifo,
+            "--exec-id",
+            "sz",
+            &id,
+            "sh",
+            "-c",
+            "sleep 0.5; stty -a",
+        ]);
+        let mut cmd = Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!("stty rows 33 cols 101; {ctr}"),
+            "/dev/null",
+        ]);
+        let out = spawn_in(cmd, &ctd.io).wait();
+        assert_eq!(out.code(), 0, "{via:?}: {}", out.describe());
+        assert!(
+            out.stdout_text().contains("rows 33; columns 101;"),
+            "{via:?}: {}",
+            out.describe()
+        );
+        ctd.remove(&id);
+    }
+}
