@@ -6,16 +6,15 @@
 //! containerd runs the binary three ways, all through [`run`]:
 //! - `start`: spawn the serving shim (or find the one serving the container's group), write
 //!   the `address` file in the bundle and print the socket address;
-//! - `delete`: clean up after a shim that died (runtime `delete --force`, rootfs unmount) and
-//!   print the DeleteResponse;
+//! - `delete`: clean up after a shim that died (runtime `delete --force`, rootfs unmount,
+//!   its dead socket) and print the DeleteResponse;
 //! - no action: serve the task API until Shutdown with no container left.
 //!
-//! One current-thread tokio runtime runs it all (memory: one idle shim per container). Files:
-//! `service.rs` (the API; `reply.rs`, `control.rs`), `task.rs` (create, exits),
-//! `start.rs`, `delete.rs`, `runtime.rs` (the hull CLI
-//! client), `process.rs` (task table, exit matching), `reaper.rs` (the one waitpid),
-//! `io.rs` (fifos, pipes, pty), `events.rs` (to containerd), `oom.rs`, `mount.rs`,
-//! `options.rs`, `metrics.rs`.
+//! One current-thread tokio runtime runs it all (memory: one idle shim per container).
+//! Files: `service.rs` (the API; `reply.rs`, `control.rs`), the flows `task.rs` (create,
+//! exits), `start.rs`, `delete.rs`; `runtime.rs` (the hull CLI client), `process.rs` (task
+//! table, exit matching), `reaper.rs` (the one waitpid), `io.rs` (fifos, pipes, pty),
+//! `events.rs` (to containerd), `oom.rs`, `mount.rs`, `options.rs`, `metrics.rs`.
 
 pub mod control;
 pub mod delete;

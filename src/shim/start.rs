@@ -81,7 +81,7 @@ impl Shared {
         })?;
         let opts = RuntimeOptions::load(&bundle).unwrap_or_default();
         let window = self.exits().open_window();
-        let started = with_stdio(&stdio, &opts, |child, socket| {
+        let started = with_stdio("exec", &stdio, &opts, |child, socket| {
             let rt = ctr.runtime.clone();
             let (id, process, pid_file) = (ctr.id.clone(), process.clone(), pid_file.clone());
             async move {
@@ -115,6 +115,7 @@ impl Shared {
 /// the fifos, or a console socket whose pty master arrives while the command runs. The
 /// copies start once the command succeeded.
 pub(super) async fn with_stdio<F, Fut>(
+    op: &'static str,
     stdio: &StdioPaths,
     opts: &RuntimeOptions,
     run: F,
@@ -123,10 +124,7 @@ where
     F: FnOnce(ChildStdio, Option<PathBuf>) -> Fut,
     Fut: Future<Output = Result<(), RuntimeError>>,
 {
-    let op = |source| TaskError::Runtime {
-        op: "create",
-        source,
-    };
+    let failed = |source| TaskError::Runtime { op, source };
     if !stdio.terminal {
         let mut plumbing: Plumbing = io::pipes(
             &stdio.stdin,
@@ -136,7 +134,7 @@ where
             opts.io_gid,
         )?;
         let child = std::mem::take(&mut plumbing.child);
-        run(child, None).await.map_err(op)?;
+        run(child, None).await.map_err(failed)?;
         return Ok(io::start_pipes(plumbing));
     }
     let socket = ConsoleSocket::new()?;
@@ -144,7 +142,7 @@ where
     tokio::pin!(command);
     let master: OwnedFd = tokio::select! {
         done = &mut command => {
-            done.map_err(op)?;
+            done.map_err(failed)?;
             tokio::time::timeout(CONSOLE_WAIT, socket.receive())
                 .await
                 .map_err(|_| IoError::Console {
@@ -154,7 +152,7 @@ where
         }
         master = socket.receive() => {
             let master = master?;
-            command.await.map_err(op)?;
+            command.await.map_err(failed)?;
             master
         }
     };

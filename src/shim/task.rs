@@ -261,7 +261,7 @@ impl Shared {
         };
         let stdio = ctr.state().init.stdio.clone();
         let window = self.exits().open_window();
-        let started = with_stdio(&stdio, opts, |child, socket| {
+        let started = with_stdio("create", &stdio, opts, |child, socket| {
             let mut o = run_opts;
             o.console_socket = socket;
             let rt = ctr.runtime.clone();
