@@ -904,7 +904,12 @@ fn an_oom_kill_is_a_task_oom_event_and_137() {
             via,
             &["--rm", "--memory-limit", "33554432"],
             &id,
-            &["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"],
+            // A moment first: containerd's runc shim watches OOM only from `start` on.
+            &[
+                "sh",
+                "-c",
+                "sleep 1; exec dd if=/dev/zero of=/dev/null bs=128M count=1",
+            ],
         );
         assert_eq!(out.code(), 137, "{via:?}: {}", out.describe());
         std::thread::sleep(Duration::from_millis(300));
