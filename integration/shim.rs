@@ -1031,6 +1031,32 @@ fn a_shim_answers_create_on_a_broken_config_json_with_hulls_error() {
         );
     }
     assert!(!err.contains('\n'), "one line: {err}");
+
+    // The `delete` action, as containerd runs it after a shim died: cleans up what is left
+    // (nothing here) and prints a DeleteResponse reporting the init as killed.
+    let mut delete = Command::new(ctd.bin.join("containerd-shim-hull-v2"));
+    delete
+        .current_dir(&bundle)
+        .env("TTRPC_ADDRESS", ctd.dir.join("c.sock.ttrpc"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                ctd.bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .args(["-namespace", ctd.ns(), "-id", &id, "-bundle"])
+        .arg(&bundle)
+        .arg("-address")
+        .arg(ctd.dir.join("c.sock"))
+        .arg("delete");
+    let out = spawn_in(delete, &ctd.io).wait();
+    assert_eq!(out.code(), 0, "shim delete: {}", out.describe());
+    let resp = <containerd_shim_protos::api::DeleteResponse as containerd_shim_protos::protobuf::Message>::parse_from_bytes(&out.stdout)
+        .unwrap_or_else(|e| panic!("DeleteResponse: {e}: {}", out.describe()));
+    assert_eq!(resp.exit_status, 137);
+    assert!(resp.exited_at.seconds > 0);
 }
 
 /// The shim's OOM watch (v1 eventfd here, v2 inotify on memory.events in the cgroup v2
