@@ -23,6 +23,7 @@ packages=(
 	containerd     # containerd and ctr: shim tests
 	podman         # podman client tests
 	conmon         # podman's monitor
+	bsdutils       # `script`: a terminal for `ctr run -t`, `docker exec -t` in the client tests
 	iptables       # dockerd's networking inside the test namespaces
 )
 

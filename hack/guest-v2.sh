@@ -116,7 +116,8 @@ fetch_kernel() {
 # Sets test_bin and hull_bin from cargo's build messages.
 build_binaries() {
 	local json
-	json=$(cargo test --test integration --no-run --message-format=json) || die "cargo build failed"
+	# --features shim: the shim's OOM watch runs here too (integration/shim.rs oom_watch).
+	json=$(cargo test --features shim --test integration --no-run --message-format=json) || die "cargo build failed"
 	test_bin=$(jq -r 'select(.reason == "compiler-artifact" and .profile.test and .target.name == "integration") | .executable // empty' <<<"$json" | tail -n1)
 	hull_bin=$(jq -r 'select(.reason == "compiler-artifact" and (.target.kind | index("bin")) and .target.name == "hull") | .executable // empty' <<<"$json" | tail -n1)
 	[[ -x $test_bin && -x $hull_bin ]] || die "cargo did not report the integration test binary and hull"

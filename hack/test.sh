@@ -5,7 +5,8 @@
 # (hack/guest-v2.sh; this host is hybrid, so its own run skips `cgroups_v2`). Runs all steps
 # even after a failure so one run shows everything; exits non-zero if any step failed.
 # Usage: bash hack/test.sh [extra args for the host's integration test binary, e.g. a filter]
-# HULL_GUEST_TESTS picks the guest's filters (default: cgroups_v2 lifecycle); HULL_GUEST=0
+# HULL_GUEST_TESTS picks the guest's filters (default: cgroups_v2 lifecycle shim::oom_watch,
+# the shim's OOM watch on cgroup v2); HULL_GUEST=0
 # leaves the guest out of a local run (it says so; CI always runs it).
 set -uo pipefail
 
@@ -36,7 +37,7 @@ need_root() {
 integration() {
 	need_root || return 1
 	echo "runtime under test: ${HULL_TEST_BINARY:-target/debug/hull (built by cargo)}"
-	cargo test --test integration -- --skip cgroups_v2 "$@"
+	cargo test --features shim --test integration -- --skip cgroups_v2 "$@"
 }
 
 guest() {
@@ -46,7 +47,7 @@ guest() {
 		return 0
 	fi
 	local tests
-	read -r -a tests <<<"${HULL_GUEST_TESTS:-cgroups_v2 lifecycle}"
+	read -r -a tests <<<"${HULL_GUEST_TESTS:-cgroups_v2 lifecycle shim::oom_watch}"
 	bash hack/guest-v2.sh "${tests[@]}"
 }
 
@@ -58,9 +59,10 @@ fi
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --all-targets --all-features -- -D warnings
 step "cargo doc" env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --all-features
-step "unit tests" cargo test --lib --bins
+step "build (hull and the shim)" cargo build --features shim --bins
+step "unit tests" cargo test --features shim --lib --bins
 step "doc tests" cargo test --doc
-step "fixtures" bash bundle-fixtures/build-rootfs.sh
+step "fixtures" bash -c 'bash bundle-fixtures/build-rootfs.sh && bash bundle-fixtures/docker-save.sh'
 step "integration tests" integration "$@"
 step "cgroup v2 guest" guest
 

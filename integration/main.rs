@@ -8,6 +8,7 @@ mod cgroups;
 mod cgroups_common;
 mod cgroups_v2;
 mod console;
+mod docker;
 mod exec;
 mod failure_paths;
 mod fixtures;
@@ -18,8 +19,19 @@ mod lifecycle;
 mod namespaces;
 mod network;
 mod pid1;
+mod podman;
 mod process;
 mod rootfs;
 mod seccomp;
 mod security;
+#[cfg(feature = "shim")]
+mod shim;
 mod terminal;
+
+/// Without `--features shim` the shim's binary is not built: fail loudly instead of running
+/// fewer tests.
+#[cfg(not(feature = "shim"))]
+#[test]
+fn shim_tests_need_the_shim_feature() {
+    panic!("the containerd shim tests need `cargo test --features shim` (hack/test.sh passes it)");
+}

@@ -19,6 +19,8 @@ pub mod pid1;
 pub mod process;
 pub mod rootfs;
 pub mod security;
+#[cfg(feature = "shim")]
+pub mod shim;
 pub mod spec;
 pub mod state;
 pub mod sys;

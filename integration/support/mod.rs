@@ -59,6 +59,7 @@
 pub mod bundle;
 pub mod cmd;
 pub mod console;
+pub mod daemon;
 pub mod guard;
 pub mod hull;
 pub mod leaks;
