@@ -7,7 +7,7 @@
 #     containerd's Go runc shim (with runc), as RSS and as PSS (pages shared between the
 #     20 shims divided among them), and their ratio (target: hull's at most a third).
 # Usage: bash hack/bench-shim.sh [--quick]   (--quick: 10 runs, 5 containers)
-# Builds the release binaries (cargo build --release --features shim) first. Needs root.
+# Builds the release binaries (cargo build --release: hull and the shim) first. Needs root.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,8 +20,7 @@ if [[ ${1:-} == --quick ]]; then
 fi
 [[ $(id -u) -eq 0 ]] || { echo "bench-shim: run as root" >&2; exit 1; }
 bash hack/deps.sh
-cargo build --release --bin hull >&2
-cargo build --release --features shim --bin containerd-shim-hull-v2 >&2
+cargo build --release >&2
 archive=$(bash bundle-fixtures/docker-save.sh)
 image=docker.io/hull-test/busybox:latest
 
