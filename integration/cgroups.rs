@@ -70,3 +70,108 @@ fn delete_force_of_a_paused_container() {
 fn bad_input_is_refused() {
     common::bad_input_is_refused(v1());
 }
+
+/// The first block device the host has, as `major:minor` (the throttle files take any disk).
+fn a_block_device() -> String {
+    let mut devs: Vec<_> = std::fs::read_dir("/sys/block")
+        .unwrap_or_else(|e| panic!("read /sys/block: {e}"))
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        .map(|d| d.trim().to_string())
+        .collect();
+    devs.sort();
+    devs.into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no block device in /sys/block for the throttle rules"))
+}
+
+/// Every `linux.resources` field this host's v1 controllers carry lands in its file, in
+/// runc's fs-driver form: memory (limit, reservation, memory+swap, swappiness, the OOM
+/// killer off), cpu (shares, CFS quota, period and burst), cpuset, pids and the blkio
+/// throttles. (This host has no hugetlb, net_cls or net_prio hierarchy and its disk
+/// scheduler no blkio weight file; those are unit-tested in `src/cgroups/v1/`.)
+#[test]
+fn every_resource_lands_in_its_v1_file() {
+    let layout = v1();
+    let hull = Hull::new();
+    let mib: i64 = 1 << 20;
+    let dev = a_block_device();
+    let (major, minor) = dev.split_once(':').expect("major:minor");
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let throttle = |rate: u64| json!([{"major": major, "minor": minor, "rate": rate}]);
+    let bundle = Bundle::new().args(&["sleep", "1000"]).with(|c| {
+        c["linux"]["resources"] = json!({
+            "memory": {"limit": 64 * mib, "reservation": 32 * mib, "swap": 128 * mib,
+                       "swappiness": 10, "disableOOMKiller": true},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 1000,
+                    "cpus": "0", "mems": "0"},
+            "pids": {"limit": 100},
+            "blockIO": {
+                "throttleReadBpsDevice": throttle(1 << 20),
+                "throttleWriteBpsDevice": throttle(2 << 20),
+                "throttleReadIOPSDevice": throttle(300),
+                "throttleWriteIOPSDevice": throttle(400)
+            }
+        });
+    });
+    let mut ct = hull.container(bundle);
+    ct.run_detached(&[]);
+    let pid = ct.pid().expect("init pid");
+    let want: Vec<(&str, &str, String)> = vec![
+        ("memory", "memory.limit_in_bytes", (64 * mib).to_string()),
+        (
+            "memory",
+            "memory.soft_limit_in_bytes",
+            (32 * mib).to_string(),
+        ),
+        (
+            "memory",
+            "memory.memsw.limit_in_bytes",
+            (128 * mib).to_string(),
+        ),
+        ("memory", "memory.swappiness", "10".into()),
+        ("cpu", "cpu.shares", "512".into()),
+        ("cpu", "cpu.cfs_quota_us", "50000".into()),
+        ("cpu", "cpu.cfs_period_us", "100000".into()),
+        ("cpu", "cpu.cfs_burst_us", "1000".into()),
+        ("cpuset", "cpuset.cpus", "0".into()),
+        ("cpuset", "cpuset.mems", "0".into()),
+        ("pids", "pids.max", "100".into()),
+        (
+            "blkio",
+            "blkio.throttle.read_bps_device",
+            format!("{dev} {}", 1 << 20),
+        ),
+        (
+            "blkio",
+            "blkio.throttle.write_bps_device",
+            format!("{dev} {}", 2 << 20),
+        ),
+        (
+            "blkio",
+            "blkio.throttle.read_iops_device",
+            format!("{dev} 300"),
+        ),
+        (
+            "blkio",
+            "blkio.throttle.write_iops_device",
+            format!("{dev} 400"),
+        ),
+    ];
+    let got: Vec<(&str, &str, String)> = want
+        .iter()
+        .map(|(c, f, _)| (*c, *f, layout.read(pid, c, f)))
+        .collect();
+    assert_eq!(got, want);
+    let oom = layout.read(pid, "memory", "memory.oom_control");
+    assert!(
+        oom.lines().any(|l| l == "oom_kill_disable 1"),
+        "memory.oom_control: {oom}"
+    );
+    // What the process sees: pinned to CPU 0.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(
+        status.lines().any(|l| l == "Cpus_allowed_list:\t0"),
+        "the init is not pinned to cpu 0:\n{status}"
+    );
+}

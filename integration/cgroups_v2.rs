@@ -245,7 +245,8 @@ fn every_resource_lands_in_its_v2_file() {
     let bundle = sleeper().with(|c| {
         c["linux"]["resources"] = json!({
             "memory": {"limit": 64 * mib, "reservation": 32 * mib, "swap": 128 * mib},
-            "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+            "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 1000,
+                    "cpus": "0", "mems": "0"},
             "pids": {"limit": 100},
             "blockIO": {"weight": 500},
             "hugepageLimits": [{"pageSize": "2MB", "limit": 4 * mib}],
@@ -262,6 +263,7 @@ fn every_resource_lands_in_its_v2_file() {
         ("memory.swap.max", (64 * mib).to_string()),
         ("memory.high", (48 * mib).to_string()),
         ("cpu.max", "50000 100000".to_string()),
+        ("cpu.max.burst", "1000".to_string()),
         ("cpu.weight", "39".to_string()),
         ("cpuset.cpus", "0".to_string()),
         ("cpuset.mems", "0".to_string()),
