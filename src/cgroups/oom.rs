@@ -12,6 +12,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 /// What a readable watch reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,17 @@ fn sys_err(dir: &Dir, name: &str, e: Errno) -> CgroupError {
 }
 
 impl OomWatch {
+    /// Watches the memory cgroup directory at `path`: cgroup2's when `unified`, else v1's.
+    /// (For callers that found the cgroup themselves, as the shim does from /proc.)
+    pub fn open(path: &Path, unified: bool) -> Result<OomWatch, CgroupError> {
+        let dir = Dir::open_mount(path)?;
+        if unified {
+            OomWatch::v2(dir)
+        } else {
+            OomWatch::v1(dir)
+        }
+    }
+
     /// Registers an eventfd for memory.oom_control of a v1 memory cgroup.
     pub(crate) fn v1(dir: Dir) -> Result<OomWatch, CgroupError> {
         let event = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)

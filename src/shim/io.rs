@@ -285,7 +285,7 @@ async fn write_all(dst: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+pub(super) fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: the AsyncFd takes the OwnedFd by value, so the fd it registers stays open
     // exactly as long as the registration (tokio's I/O-safety condition for `register`).
     unsafe { AsyncFd::register(fd) }.map_err(io::Error::from)

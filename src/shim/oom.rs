@@ -1,17 +1,18 @@
 //! OOM kills of a container, watched in the shim itself as containerd's runc shim does:
 //! cgroup v1 through an eventfd registered for `memory.oom_control` (cgroup.event_control),
 //! cgroup v2 through inotify on `memory.events`, where an OOM kill is an increase of
-//! `oom_kill`. Each kill becomes a TaskOOM. The memory cgroup is found from the init's
-//! `/proc/<pid>/cgroup` and the host's mountinfo (pure parsers, unit-tested).
+//! `oom_kill`; the registration is `cgroups::OomWatch`, the one `hull events` uses. Each
+//! wakeup that brings new kills becomes a TaskOOM. The memory cgroup is found from the
+//! init's `/proc/<pid>/cgroup` and the host's mountinfo (pure parsers, unit-tested).
 //!
 //! In-process rather than a `hull events` child per container: that child cost about as
 //! much resident memory as the shim itself.
 
 use super::events::Events;
-use rustix::event::EventfdFlags;
-use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+use super::io::register;
+use crate::cgroups::{OomNews, OomWatch};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::unix::AsyncFd;
@@ -70,16 +71,6 @@ fn mount_dir(mountinfo: &str, is_it: impl Fn(&str, &str) -> bool, path: &str) ->
     })
 }
 
-/// The `oom_kill` counter of a v2 memory.events file.
-pub fn oom_kills(events: &str) -> u64 {
-    events
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .find(|(k, _)| *k == "oom_kill")
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// What to do on each OOM kill.
 pub type OnOom = Box<dyn FnMut() + Send>;
 
@@ -102,89 +93,32 @@ pub fn watch(pid: i32, id: &str, events: Arc<Events>) -> Option<JoinHandle<()>> 
 }
 
 /// Registers for OOM notifications of `target` and calls `on_oom` for each kill, in a task
-/// on the current runtime that ends when the cgroup is removed.
+/// on the current runtime that ends when the cgroup is removed. The registration is the one
+/// `hull events` uses ([`OomWatch`]); the shim only waits for its fd through tokio.
 pub fn start(target: &Target, on_oom: OnOom) -> io::Result<JoinHandle<()>> {
-    Ok(match target {
-        Target::V1(dir) => {
-            let (efd, control) = v1(dir)?;
-            tokio::spawn(watch_v1(efd, control, dir.clone(), on_oom))
-        }
-        Target::V2(dir) => {
-            let (fd, kills) = v2(dir)?;
-            tokio::spawn(watch_v2(fd, dir.clone(), kills, on_oom))
-        }
-    })
-}
-
-fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
-    // SAFETY: the AsyncFd takes the OwnedFd by value, so the fd it registers stays open
-    // exactly as long as the registration (tokio's I/O-safety condition for `register`).
-    unsafe { AsyncFd::register(fd) }.map_err(io::Error::from)
-}
-
-/// eventfd + memory.oom_control, registered through cgroup.event_control.
-fn v1(dir: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
-    use std::io::Write;
-    let efd = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-    let control: OwnedFd = std::fs::File::open(dir.join("memory.oom_control"))?.into();
-    let mut ev = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.join("cgroup.event_control"))?;
-    ev.write_all(format!("{} {}", efd.as_raw_fd(), control.as_raw_fd()).as_bytes())?;
-    Ok((efd, control))
-}
-
-async fn watch_v1(efd: OwnedFd, _control: OwnedFd, dir: PathBuf, mut on_oom: OnOom) {
-    let Ok(efd) = register(efd) else { return };
-    loop {
-        let Ok(mut guard) = efd.readable().await else {
-            return;
-        };
-        let mut buf = [0u8; 8];
-        match guard.try_io(|fd| rustix::io::read(fd.get_ref(), &mut buf).map_err(io::Error::from)) {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return,
-            Err(_would_block) => continue,
-        }
-        // The kernel signals the eventfd once more when the cgroup is removed.
-        if !dir.exists() {
-            return;
-        }
-        on_oom();
+    let watch = match target {
+        Target::V1(dir) => OomWatch::open(dir, false),
+        Target::V2(dir) => OomWatch::open(dir, true),
     }
+    .map_err(io::Error::other)?;
+    // A dup of the watch's fd: the same eventfd or inotify instance, owned by the reactor.
+    let ready = register(watch.fd().try_clone_to_owned()?)?;
+    Ok(tokio::spawn(run(watch, ready, on_oom)))
 }
 
-/// inotify on memory.events, and the kills counted so far. Both now, at registration: the
-/// watching task may first run after a kill that must not count as old.
-fn v2(dir: &Path) -> io::Result<(OwnedFd, u64)> {
-    let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
-    let file = dir.join("memory.events");
-    inotify::add_watch(&fd, &file, WatchFlags::MODIFY)?;
-    let kills = oom_kills(&std::fs::read_to_string(&file)?);
-    Ok((fd, kills))
-}
-
-async fn watch_v2(fd: OwnedFd, dir: PathBuf, mut last: u64, mut on_oom: OnOom) {
-    let file = dir.join("memory.events");
-    let Ok(fd) = register(fd) else { return };
-    let mut buf = [0u8; 1024];
+async fn run(mut watch: OomWatch, ready: AsyncFd<OwnedFd>, mut on_oom: OnOom) {
     loop {
-        let Ok(mut guard) = fd.readable().await else {
+        let Ok(mut guard) = ready.readable().await else {
             return;
         };
-        match guard.try_io(|fd| rustix::io::read(fd.get_ref(), &mut buf).map_err(io::Error::from)) {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return,
-            Err(_would_block) => continue,
+        // Cleared before the check drains the fd: news arriving after the drain sets the
+        // readiness again instead of being wiped.
+        guard.clear_ready();
+        match watch.check() {
+            Ok(OomNews::Kills(0)) => {}
+            Ok(OomNews::Kills(_)) => on_oom(),
+            Ok(OomNews::Gone) | Err(_) => return,
         }
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            return; // the cgroup is gone
-        };
-        let now = oom_kills(&text);
-        if now > last {
-            on_oom();
-        }
-        last = now;
     }
 }
 
@@ -225,11 +159,5 @@ mod tests {
             Some(Target::V1(PathBuf::from("/sys/fs/cgroup/memory/c1")))
         );
         assert_eq!(memory_cgroup("5:memory:/c1\n", ""), None);
-    }
-
-    #[test]
-    fn oom_kill_counter() {
-        assert_eq!(oom_kills("low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n"), 1);
-        assert_eq!(oom_kills(""), 0);
     }
 }
