@@ -961,6 +961,26 @@ fn kill_9_of_containerd_mid_create_leaves_nothing_behind() {
 
 /// The shim started by hand, as containerd starts it, on a bundle whose config.json is not
 /// even JSON: `create` answers with hull's one-line error; then Shutdown ends the shim.
+/// The shim binary as containerd starts it for container `id` of `bundle`: in the bundle,
+/// with containerd's ttrpc address, hull on PATH, and the namespace, id and address flags;
+/// the caller adds the action (and its flags).
+fn shim_by_hand(ctd: &Containerd, bundle: &Path, id: &str) -> Command {
+    let mut cmd = Command::new(ctd.bin.join("containerd-shim-hull-v2"));
+    cmd.current_dir(bundle)
+        .env("TTRPC_ADDRESS", ctd.dir.join("c.sock.ttrpc"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                ctd.bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .args(["-namespace", ctd.ns(), "-id", id, "-address"])
+        .arg(ctd.dir.join("c.sock"));
+    cmd
+}
+
 #[test]
 fn a_shim_answers_create_on_a_broken_config_json_with_hulls_error() {
     use containerd_shim_protos::api::{CreateTaskRequest, ShutdownRequest};
@@ -983,21 +1003,8 @@ fn a_shim_answers_create_on_a_broken_config_json_with_hulls_error() {
         .custom_flags(libc::O_NONBLOCK)
         .open(&log)
         .unwrap();
-    let mut start = Command::new(ctd.bin.join("containerd-shim-hull-v2"));
-    start
-        .current_dir(&bundle)
-        .env("TTRPC_ADDRESS", ctd.dir.join("c.sock.ttrpc"))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                ctd.bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .args(["-namespace", ctd.ns(), "-id", &id, "-address"])
-        .arg(ctd.dir.join("c.sock"))
-        .arg("start");
+    let mut start = shim_by_hand(&ctd, &bundle, &id);
+    start.arg("start");
     let out = spawn_in(start, &ctd.io).wait();
     assert_eq!(out.code(), 0, "shim start: {}", out.describe());
     let address = out.stdout_text().trim().to_string();
@@ -1038,23 +1045,8 @@ fn a_shim_answers_create_on_a_broken_config_json_with_hulls_error() {
 
     // The `delete` action, as containerd runs it after a shim died: cleans up what is left
     // (nothing here) and prints a DeleteResponse reporting the init as killed.
-    let mut delete = Command::new(ctd.bin.join("containerd-shim-hull-v2"));
-    delete
-        .current_dir(&bundle)
-        .env("TTRPC_ADDRESS", ctd.dir.join("c.sock.ttrpc"))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                ctd.bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .args(["-namespace", ctd.ns(), "-id", &id, "-bundle"])
-        .arg(&bundle)
-        .arg("-address")
-        .arg(ctd.dir.join("c.sock"))
-        .arg("delete");
+    let mut delete = shim_by_hand(&ctd, &bundle, &id);
+    delete.arg("-bundle").arg(&bundle).arg("delete");
     let out = spawn_in(delete, &ctd.io).wait();
     assert_eq!(out.code(), 0, "shim delete: {}", out.describe());
     let resp = <containerd_shim_protos::api::DeleteResponse as containerd_shim_protos::protobuf::Message>::parse_from_bytes(&out.stdout)
