@@ -17,24 +17,27 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("bundle-fixtures")
 }
 
+/// Runs `bundle-fixtures/<script>` (which builds what is missing) and returns the path it
+/// prints.
+pub fn fixture_script_output(script: &str) -> PathBuf {
+    let script = fixtures_dir().join(script);
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
 /// The fixture rootfs, built once per test process by `build-rootfs.sh` (fast when current).
 pub fn fixture_rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
-    ROOTFS.get_or_init(|| {
-        let script = fixtures_dir().join("build-rootfs.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        PathBuf::from(path)
-    })
+    ROOTFS.get_or_init(|| fixture_script_output("build-rootfs.sh"))
 }
 
 /// The fixture rootfs copied once per test process next to the bundles (same filesystem),

@@ -179,20 +179,7 @@ pub fn short_dir(tag: &str) -> PathBuf {
 /// once per test process; fast when current).
 pub fn image_archive() -> &'static Path {
     static ARCHIVE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let script = super::fixtures_dir().join("docker-save.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
+    ARCHIVE.get_or_init(|| super::bundle::fixture_script_output("docker-save.sh"))
 }
 
 /// The image the archive holds.
