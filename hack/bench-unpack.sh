@@ -50,6 +50,7 @@ rm -rf "$out/out" "$out/out-umoci" "$out/store"
 "$HULL_BIN" image unpack --ref big "$img" "$out/out"
 umoci unpack --image "$img:big" "$out/out-umoci" >/dev/null
 python3 "$repo/bundle-fixtures/images/compare.py" "$out/out/rootfs" "$out/out-umoci/rootfs" | tail -1
+echo "unpacked: $(du -sm --apparent-size "$out/out/rootfs" | cut -f1) MiB in $(find "$out/out/rootfs" | wc -l) entries"
 rm -rf "$out"
 
 python3 - "$work/result.json" <<'PY'
