@@ -190,11 +190,13 @@ fn flat_unpack_equals_umoci() {
         String::from_utf8_lossy(&out.stderr)
     );
     let compare = fixtures_dir().join("images/compare.py");
-    // The gzip layout, the zstd/plain layout and the docker archive all give umoci's tree.
+    // The gzip layout, the zstd/plain layout and the docker archive (plain and gzipped) all
+    // give umoci's tree.
     for (src, r) in [
         (src.clone(), "v1"),
         (images().join("layout"), "v1"),
         (images().join("docker.tar"), "hulltest:v1"),
+        (images().join("docker.tar.gz"), "hulltest:v1"),
     ] {
         let bundle = unpacked(&hull, &src, r, None);
         let out = Command::new("python3")
@@ -392,6 +394,10 @@ fn bad_images_fail_in_one_line_and_leave_nothing() {
         ("unknown-media-type", "unknown media type"),
         ("escape-dotdot", "entry ../escape.txt: refused"),
         ("escape-hardlink", "entry h: refused"),
+        (
+            "docker-truncated.tar.gz",
+            "docker-truncated.tar.gz: incomplete deflate stream",
+        ),
     ];
     for overlay in [false, true] {
         for (case, words) in cases {

@@ -9,6 +9,7 @@ OUT/layout        OCI layout, refs: v1 (3 layers: gzip busybox base + test files
                   base layer), multi (a nested index: linux/arm64 decoy + linux/amd64 = v1)
 OUT/layout-gz     v1 again with every layer gzip (for tools without zstd)
 OUT/docker.tar    `docker save` archive of v1 layers, tag hulltest:v1, User hull:hulltest
+OUT/docker.tar.gz the same, gzipped (`docker save | gzip`, which `docker load` reads)
 OUT/bad/NAME      one broken or malicious layout per case (see BAD below)
 OUT/big           with --big: an image of at least MB MiB in many small and some large
                   files, three gzip layers with whiteouts (the unpack benchmark)
@@ -404,7 +405,14 @@ def main():
     dcfg = json.loads(json.dumps(CONFIG))
     dcfg["config"]["User"] = "hull:hulltest"
     docker_archive(os.path.join(out, "docker.tar"), [base, mid, top], dcfg)
+    with open(os.path.join(out, "docker.tar"), "rb") as f:
+        archive = gzip.compress(f.read(), mtime=0)
+    with open(os.path.join(out, "docker.tar.gz"), "wb") as f:
+        f.write(archive)
     bad_cases(os.path.join(out, "bad"))
+    # A gzipped archive cut short: its tar ends before manifest.json.
+    with open(os.path.join(out, "bad", "docker-truncated.tar.gz"), "wb") as f:
+        f.write(archive[: len(archive) // 2])
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
-//! A `docker save` archive: one plain tar holding manifest.json (`Config`, `RepoTags`,
-//! `Layers`), the config and the layer tars. The archive is indexed once (member -> offset),
-//! then every blob is read in place with pread, so layers never get copied out.
+//! A `docker save` archive: one tar holding manifest.json (`Config`, `RepoTags`, `Layers`),
+//! the config and the layer tars. The archive is indexed once (member -> offset), then every
+//! blob is read in place with pread, so layers never get copied out. A gzip or zstd
+//! compressed archive (`docker save | gzip`, which `docker load` takes) is first
+//! decompressed once into an unnamed O_TMPFILE under $TMPDIR: the members must be read in
+//! place, and an unnamed file is gone with the process whatever happens.
 
-use super::blob::{self, Digest};
+use super::blob::{self, Compression, Digest};
 use super::error::ImageError;
 use super::schema::{ArchiveImage, ImageConfig};
 use super::source::{self, BlobRef, Image, Source};
+use rustix::fs::{Mode, OFlags};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +38,7 @@ impl Archive {
     /// Opens and indexes the archive at `path`.
     pub fn open(path: &Path) -> Result<Archive, ImageError> {
         let file = File::open(path).map_err(|e| ImageError::io("open", path, e))?;
+        let file = plain(file, path)?;
         let members = index(&file).map_err(|source| ImageError::Layer {
             blob: path.display().to_string(),
             source,
@@ -173,6 +178,37 @@ impl Read for Section {
 }
 
 /// Member name -> where its data is (regular files) or what it links to.
+/// The archive as a plain tar: `file` itself, or its decompressed copy in an unnamed file.
+fn plain(file: File, path: &Path) -> Result<File, ImageError> {
+    let mut head = [0u8; 4];
+    let n = file
+        .read_at(&mut head, 0)
+        .map_err(|e| ImageError::io("read", path, e))?;
+    let compression = blob::sniff(&head[..n]);
+    if compression == Compression::None {
+        return Ok(file);
+    }
+    let tmp_dir = std::env::temp_dir();
+    let mut out: File = rustix::fs::open(
+        &tmp_dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| ImageError::io("open(O_TMPFILE)", &tmp_dir, e.into()))?
+    .into();
+    let raw = BufReader::with_capacity(1 << 20, file);
+    let copied = match compression {
+        Compression::Zstd => zstd::stream::read::Decoder::with_buffer(raw)
+            .and_then(|mut d| io::copy(&mut d, &mut out)),
+        _ => io::copy(&mut flate2::bufread::MultiGzDecoder::new(raw), &mut out),
+    };
+    copied.map_err(|e| ImageError::io("decompress", path, e))?;
+    // The index reads from the file's position.
+    out.rewind()
+        .map_err(|e| ImageError::io("lseek", &tmp_dir, e))?;
+    Ok(out)
+}
+
 fn index(file: &File) -> io::Result<HashMap<String, Member>> {
     let mut archive = tar::Archive::new(BufReader::new(file));
     let mut members = HashMap::new();
