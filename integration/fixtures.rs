@@ -88,7 +88,10 @@ fn bad_fixtures_are_rejected_by_the_loader() {
     let mut failures = Vec::new();
     for (name, text, want) in bad_cases() {
         let bundle = Bundle::with_config_text(&text);
-        match ::hull::spec::load(bundle.path()) {
+        // The checks create runs before anything exists: the document's, then the host's.
+        let loaded = ::hull::spec::load(bundle.path())
+            .and_then(|c| ::hull::security::check_host(&c).map(|()| c));
+        match loaded {
             Ok(_) => failures.push(format!("{name}: accepted, want error with {want:?}")),
             Err(e) if !e.to_string().contains(&want) => {
                 failures.push(format!("{name}: error {:?} lacks {want:?}", e.to_string()))
@@ -96,7 +99,10 @@ fn bad_fixtures_are_rejected_by_the_loader() {
             Err(_) => {}
         }
     }
-    report("bad fixtures through hull::spec::load", failures);
+    report(
+        "bad fixtures through hull::spec::load and security::check_host",
+        failures,
+    );
 }
 
 #[test]

@@ -50,6 +50,7 @@ pub fn create_with_console(
 ) -> Result<Init, ContainerError> {
     crate::state::validate_id(id)?;
     let mut config = spec::load(&opts.bundle)?;
+    crate::security::check_host(&config)?;
     if opts.init {
         if !config.creates_namespace(crate::spec::NsKind::Pid) {
             return Err(ContainerError::BadOption(

@@ -4,7 +4,7 @@
 //! it at execve. The plan (which file, which bytes) is pure; `apply` only opens and writes.
 
 use super::{apparmor, selinux};
-use crate::spec::ProcessConfig;
+use crate::spec::{ProcessConfig, SpecError};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use std::os::fd::OwnedFd;
 
@@ -80,6 +80,26 @@ pub fn requests(p: &ProcessConfig) -> Vec<(&'static str, Lsm)> {
         out.push(("process.selinuxLabel", Lsm::SeLinux));
     }
     out
+}
+
+/// Refuses, naming the field, a label of the container (`process`, and `linux.mountLabel`)
+/// that `host` cannot apply: create checks this before anything exists, rather than failing
+/// in the init or passing a mount option the kernel ignores.
+pub fn check_config(
+    process: &ProcessConfig,
+    mount_label: Option<&str>,
+    host: HostLsm,
+) -> Result<(), SpecError> {
+    let mut asked = requests(process);
+    if mount_label.is_some_and(|s| !s.is_empty()) {
+        asked.push(("linux.mountLabel", Lsm::SeLinux));
+    }
+    for (field, lsm) in asked {
+        if let Some(reason) = host.missing(lsm) {
+            return Err(SpecError::invalid(field, reason));
+        }
+    }
+    Ok(())
 }
 
 /// One write of an exec label: the first of `files` (relative to `/proc/<pid>`) that exists
@@ -266,6 +286,36 @@ mod tests {
             selinux_label: selinux.map(String::from),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn labels_need_the_host_lsm() {
+        let none = HostLsm::default();
+        let both = HostLsm {
+            apparmor: true,
+            selinux: true,
+        };
+        let aa = process(Some("docker-default"), None);
+        let e = check_config(&aa, None, none).unwrap_err().to_string();
+        assert!(
+            e.starts_with("process.apparmorProfile: AppArmor is not enabled"),
+            "{e}"
+        );
+        check_config(&aa, None, both).unwrap();
+        let se = process(None, Some("system_u:system_r:container_t:s0"));
+        let e = check_config(&se, None, none).unwrap_err().to_string();
+        assert!(
+            e.starts_with("process.selinuxLabel: SELinux is not enabled"),
+            "{e}"
+        );
+        let label = Some("system_u:object_r:container_file_t:s0");
+        let e = check_config(&process(None, None), label, none)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.mountLabel: SELinux"), "{e}");
+        check_config(&process(None, None), label, both).unwrap();
+        // Empty strings ask for nothing (Docker writes them on hosts without an LSM).
+        check_config(&process(Some(""), Some("")), Some(""), none).unwrap();
     }
 
     #[test]

@@ -14,13 +14,34 @@ pub mod selinux;
 mod user;
 
 use crate::error::{ErrorKind, Kind};
-use crate::spec::ProcessConfig;
+use crate::spec::{Config, ProcessConfig, SpecError};
 use std::io;
 
 pub use caps::{bounding_drops, CapPlan};
 pub use lsm::{HostLsm, Lsm, LsmError};
 pub use rlimits::rlimit_name;
 pub use user::{effective_umask, DEFAULT_UMASK};
+
+/// The checks of a loaded config that depend on this host: an LSM label it cannot apply, a
+/// seccomp architecture libseccomp cannot filter here. Errors name the field, as the
+/// document's own checks do; create runs this before anything exists.
+pub fn check_host(config: &Config) -> Result<(), SpecError> {
+    lsm::check_config(
+        &config.process,
+        config.mount_label.as_deref(),
+        HostLsm::detect(),
+    )?;
+    let arches = config
+        .seccomp
+        .iter()
+        .flat_map(|s| s.architectures().iter().flatten());
+    for (i, a) in arches.enumerate() {
+        seccomp::check_arch(*a).map_err(|reason| {
+            SpecError::invalid(format!("linux.seccomp.architectures[{i}]"), reason)
+        })?;
+    }
+    Ok(())
+}
 
 /// A failed privilege step, naming the step and the value it tried to apply.
 #[derive(Debug, thiserror::Error)]

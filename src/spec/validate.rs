@@ -28,43 +28,12 @@ const CHECKS: &[(&str, Check)] = &[
     ("unsupported", unsupported),
 ];
 
-/// Runs every check, including those that look at the bundle on disk and at the host.
+/// Runs every check of the document and of the bundle on disk. (What depends on the host's
+/// kernel and LSMs is `security::check_host`, run by create on the converted config: `spec`
+/// sits below `security` and does not call into it.)
 pub fn check(spec: &oci::Spec, bundle: &Path) -> Result<(), SpecError> {
     check_without_fs(spec)?;
-    root(spec, bundle)?;
-    lsm_labels(spec, crate::security::HostLsm::detect())
-}
-
-/// An AppArmor profile or SELinux label the host cannot apply is refused here, before
-/// anything is created, rather than by a failed write inside the init (or, worse, a mount
-/// option the kernel ignores).
-fn lsm_labels(spec: &oci::Spec, host: crate::security::HostLsm) -> Result<(), SpecError> {
-    use crate::security::Lsm;
-    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
-    let p = spec.process().as_ref();
-    let asked = [
-        (
-            "process.apparmorProfile",
-            Lsm::AppArmor,
-            p.is_some_and(|p| set(p.apparmor_profile())),
-        ),
-        (
-            "process.selinuxLabel",
-            Lsm::SeLinux,
-            p.is_some_and(|p| set(p.selinux_label())),
-        ),
-        (
-            "linux.mountLabel",
-            Lsm::SeLinux,
-            spec.linux().as_ref().is_some_and(|l| set(l.mount_label())),
-        ),
-    ];
-    for (field, lsm, wanted) in asked {
-        if let Some(reason) = host.missing(lsm).filter(|_| wanted) {
-            return Err(SpecError::invalid(field, reason));
-        }
-    }
-    Ok(())
+    root(spec, bundle)
 }
 
 /// Runs the checks that need only the document.
@@ -516,11 +485,6 @@ fn seccomp(spec: &oci::Spec) -> Result<(), SpecError> {
     let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
         return Ok(());
     };
-    for (i, a) in s.architectures().iter().flatten().enumerate() {
-        crate::security::seccomp::check_arch(*a).map_err(|reason| {
-            SpecError::invalid(format!("linux.seccomp.architectures[{i}]"), reason)
-        })?;
-    }
     errno_ret(
         "linux.seccomp.defaultErrnoRet",
         s.default_action(),
@@ -799,44 +763,6 @@ mod tests {
         ok(&sc(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":4095,"syscalls":[{"names":["kill"],"action":"SCMP_ACT_TRACE","errnoRet":65535}]}"#,
         ));
-    }
-
-    #[test]
-    fn lsm_labels_need_the_host_lsm() {
-        use crate::security::HostLsm;
-        let none = HostLsm::default();
-        let both = HostLsm {
-            apparmor: true,
-            selinux: true,
-        };
-        let aa = parse(
-            r#"{"ociVersion":"1.0.0","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"apparmorProfile":"docker-default"}}"#,
-        );
-        let e = lsm_labels(&aa, none).unwrap_err().to_string();
-        assert!(
-            e.starts_with("process.apparmorProfile: AppArmor is not enabled"),
-            "{e}"
-        );
-        lsm_labels(&aa, both).unwrap();
-        let se = parse(
-            r#"{"ociVersion":"1.0.0","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"selinuxLabel":"system_u:system_r:container_t:s0"}}"#,
-        );
-        let e = lsm_labels(&se, none).unwrap_err().to_string();
-        assert!(
-            e.starts_with("process.selinuxLabel: SELinux is not enabled"),
-            "{e}"
-        );
-        let ml = parse(&format!(
-            r#"{{"ociVersion":"1.0.0",{P},"linux":{{"mountLabel":"system_u:object_r:container_file_t:s0"}}}}"#
-        ));
-        let e = lsm_labels(&ml, none).unwrap_err().to_string();
-        assert!(e.starts_with("linux.mountLabel: SELinux"), "{e}");
-        lsm_labels(&ml, both).unwrap();
-        // Empty strings ask for nothing (Docker writes them on hosts without an LSM).
-        let empty = parse(
-            r#"{"ociVersion":"1.0.0","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"apparmorProfile":"","selinuxLabel":""}}"#,
-        );
-        lsm_labels(&empty, none).unwrap();
     }
 
     #[test]
