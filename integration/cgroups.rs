@@ -37,6 +37,11 @@ fn pause_and_resume() {
 }
 
 #[test]
+fn pause_and_resume_of_a_created_container() {
+    common::pause_and_resume_of_a_created_container(v1());
+}
+
+#[test]
 fn update_changes_live_limits() {
     common::update_changes_live_limits(v1());
 }

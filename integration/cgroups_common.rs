@@ -705,7 +705,7 @@ pub fn delete_force_of_a_paused_container(_layout: Layout) {
 
 /// Wrong uses fail with one clear line and change nothing: update of an unknown id, bad
 /// values (by syntax, and by the kernel: the earlier writes of that update are undone),
-/// pause of a stopped or created container, resume of a running one, events of a stopped one.
+/// pause of a stopped container, resume of a running one, events of a stopped one.
 pub fn bad_input_is_refused(layout: Layout) {
     let hull = Hull::new();
     let nope = unique("nope");
@@ -759,11 +759,30 @@ pub fn bad_input_is_refused(layout: Layout) {
     hull.fails(&["update", "--pids-limit", "20", ct.id()]);
     let out = ct.delete();
     assert!(out.status.success(), "{}", out.describe());
+}
 
-    if !hull_only("runc pauses a created container; hull only a running one") {
-        let mut ct = hull.container(Bundle::new().args(&["sleep", "1000"]));
-        ct.create();
-        let out = hull.fails(&["pause", ct.id()]);
-        assert_stderr_mentions(&out, &["created"]);
-    }
+/// A created container can be paused, as runc allows: it shows as paused and its init is
+/// frozen, `start` refuses it, and `resume` gives it back as created, which then starts and
+/// runs its process.
+pub fn pause_and_resume_of_a_created_container(layout: Layout) {
+    let hull = Hull::new();
+    let mut ct = hull.container(Bundle::new().sh("echo started; exec sleep 1000"));
+    ct.create();
+    let pid = init_pid(&ct);
+    hull.ok(&["pause", ct.id()]);
+    assert_eq!(ct.status(), "paused");
+    assert!(layout.frozen(pid), "the created init's cgroup is frozen");
+    let out = ct.try_start();
+    assert!(
+        !out.status.success(),
+        "start of a paused container: {}",
+        out.describe()
+    );
+    assert_stderr_mentions(&out, &["paused"]);
+    hull.ok(&["resume", ct.id()]);
+    assert_eq!(ct.status(), "created");
+    assert!(!layout.frozen(pid), "thawed");
+    ct.start();
+    ct.wait_for_stdout("started", T);
+    assert_eq!(ct.status(), "running");
 }

@@ -431,6 +431,11 @@ mod shared {
     }
 
     #[test]
+    fn pause_and_resume_of_a_created_container() {
+        common::pause_and_resume_of_a_created_container(v2());
+    }
+
+    #[test]
     fn update_changes_live_limits() {
         common::update_changes_live_limits(v2());
     }

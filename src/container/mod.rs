@@ -179,7 +179,6 @@ impl Container {
         let alive = self.init_alive();
         let fifo = self.dir.join(crate::state::EXEC_FIFO).exists();
         let frozen = alive
-            && !fifo
             && self
                 .state
                 .cgroup

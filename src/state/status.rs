@@ -38,8 +38,10 @@ impl Status {
         match (phase, alive) {
             (_, false) => Status::Stopped,
             (Phase::Creating, true) => Status::Creating,
-            (Phase::Created, true) if fifo => Status::Created,
+            // A frozen container is paused whether or not it was started (runc pauses a
+            // created one too; `resume` gives it back as created).
             (Phase::Created, true) if frozen => Status::Paused,
+            (Phase::Created, true) if fifo => Status::Created,
             (Phase::Created, true) => Status::Running,
         }
     }
@@ -132,6 +134,10 @@ mod tests {
         );
         assert_eq!(
             Status::derive(Phase::Created, true, false, true),
+            Status::Paused
+        );
+        assert_eq!(
+            Status::derive(Phase::Created, true, true, true),
             Status::Paused
         );
         assert_eq!(
