@@ -32,6 +32,11 @@ fn denied_device_cannot_be_opened() {
 }
 
 #[test]
+fn devices_are_denied_without_resources() {
+    common::devices_are_denied_without_resources(v1());
+}
+
+#[test]
 fn pause_and_resume() {
     common::pause_and_resume(v1());
 }

@@ -385,6 +385,32 @@ pub fn denied_device_cannot_be_opened(_layout: Layout) {
     assert!(text.contains("kmsg=0"), "allowed, the open works: {text}");
 }
 
+/// Without `linux.resources` at all the device rules are still deny-all plus the default
+/// devices (as runc sets them), not the allow-all a new cgroup inherits from its parent.
+pub fn devices_are_denied_without_resources(layout: Layout) {
+    let hull = Hull::new();
+    let bundle = device_bundle(json!([])).with(|c| {
+        c["linux"].as_object_mut().map(|l| l.remove("resources"));
+    });
+    let mut ct = hull.container(bundle);
+    let out = ct.run(&[]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    let text = ct.stdout();
+    assert!(text.contains("kmsg=1"), "the undeclared device: {text}");
+    assert!(text.contains("Operation not permitted"), "EPERM: {text}");
+    assert!(text.contains("null=0"), "{text}");
+    assert!(text.contains("zero=0"), "{text}");
+    if layout == Layout::V1 {
+        let mut ct = hull.container(Bundle::new().args(&["sleep", "1000"]).with(|c| {
+            c["linux"].as_object_mut().map(|l| l.remove("resources"));
+        }));
+        ct.run_detached(&[]);
+        let list = layout.read(init_pid(&ct), "devices", "devices.list");
+        assert!(!list.contains("a *:* rwm"), "devices.list: {list}");
+        assert!(list.lines().any(|l| l == "c 1:3 rwm"), "/dev/null: {list}");
+    }
+}
+
 /// A counter the container writes, read from the host through the rootfs.
 fn counter(ct: &Container) -> u64 {
     let p = ct.bundle().rootfs().join("tmp/count");

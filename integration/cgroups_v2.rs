@@ -426,6 +426,11 @@ mod shared {
     }
 
     #[test]
+    fn devices_are_denied_without_resources() {
+        common::devices_are_denied_without_resources(v2());
+    }
+
+    #[test]
     fn pause_and_resume() {
         common::pause_and_resume(v2());
     }

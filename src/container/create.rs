@@ -165,8 +165,11 @@ fn build(
     state: &mut ContainerState,
 ) -> Result<Init, ContainerError> {
     cgroup.create()?;
-    if let Some(resources) = &config.resources {
-        cgroup.apply(resources)?;
+    // Also without `linux.resources`: the device rules are then deny-all plus the default
+    // devices, as runc sets them, never the allow-all a new cgroup inherits.
+    match &config.resources {
+        Some(resources) => cgroup.apply(resources)?,
+        None => cgroup.apply(&oci_spec::runtime::LinuxResources::default())?,
     }
     let console = match (&opts.console_socket, console) {
         (Some(path), _) => Some(crate::console::connect(path)?),
