@@ -118,16 +118,34 @@ impl Layout {
     }
 
     /// An `update` whose last write the kernel refuses (so the writes before it must be
-    /// undone), and the field the error must name.
+    /// undone: a pids limit the container had, a CFS quota it never had), and the field the
+    /// error must name.
     pub fn refused_update(self) -> (&'static [&'static str], &'static str) {
         match self {
-            // blkio comes after memory and pids in the v1 order; bfq weights are 1..1000.
+            // blkio comes after pids and cpu in the v1 order; bfq weights are 1..1000.
             Layout::V1 => (
-                &["--pids-limit", "99", "--blkio-weight", "5000"],
+                &[
+                    "--pids-limit",
+                    "99",
+                    "--cpu-quota",
+                    "50000",
+                    "--blkio-weight",
+                    "5000",
+                ],
                 "blockIO.weight",
             ),
-            // cpuset comes after pids in the v2 order; this host has no CPU 64.
-            Layout::V2 => (&["--pids-limit", "99", "--cpuset-cpus", "64"], "cpu.cpus"),
+            // cpuset comes after pids and cpu.max in the v2 order; this host has no CPU 64.
+            Layout::V2 => (
+                &[
+                    "--pids-limit",
+                    "99",
+                    "--cpu-quota",
+                    "50000",
+                    "--cpuset-cpus",
+                    "64",
+                ],
+                "cpu.cpus",
+            ),
         }
     }
 }
@@ -758,6 +776,11 @@ pub fn bad_input_is_refused(layout: Layout) {
         assert_one_line_error(&out, "refused update");
         assert_stderr_mentions(&out, &[field]);
         assert_eq!(layout.pids_max(pid), "10", "the pids limit was put back");
+        let (quota, _) = layout.cpu_quota_period(pid);
+        assert!(
+            quota == "-1" || quota.starts_with("max"),
+            "the quota the failed update set first is gone again: {quota}"
+        );
     }
     assert_eq!(ct.status(), "running");
     if layout == Layout::V1 {

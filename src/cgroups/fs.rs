@@ -51,6 +51,14 @@ impl Dir {
         Ok(dir)
     }
 
+    /// A second handle on the same directory (a dup of its fd).
+    pub fn try_clone(&self) -> io::Result<Dir> {
+        Ok(Dir {
+            fd: self.fd.try_clone()?,
+            path: self.path.clone(),
+        })
+    }
+
     /// Opens a child directory (no symlinks).
     pub fn child(&self, name: &str) -> Result<Dir, CgroupError> {
         let path = self.path.join(name);

@@ -92,6 +92,9 @@ pub trait Manager {
     /// Applies `linux.resources` (all of it: devices are always set, to the spec's rules
     /// plus runc's default allowed devices, so an update must pass the full set).
     fn apply(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError>;
+    /// [`Manager::apply`] to a live container: when a write fails, every file this call
+    /// changed is put back as it was before the error is returned.
+    fn update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError>;
     /// Moves a process into the cgroup.
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
     /// Pids of every process in the cgroup and its sub-cgroups.

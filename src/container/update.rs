@@ -2,7 +2,10 @@
 //! resources recorded in state.json (the config's at create, plus earlier updates), the
 //! full merged set is applied (the managers re-apply device rules on every apply, and v1's
 //! memory+swap order depends on both values), and only then recorded. A value the kernel
-//! refuses puts the recorded set back, so the container keeps its old limits.
+//! refuses makes the manager write back what each changed file held before
+//! (`Manager::update`), so the container keeps exactly its old limits, including "none"
+//! for a limit the failed request set first (runc re-applies the old resources, which
+//! leaves such a limit in place).
 
 use super::ps::manager_of;
 use super::{Container, ContainerError};
@@ -38,15 +41,8 @@ pub fn update(
     for (field, why) in ignored {
         crate::log::warn(&format!("{field}: {why}; ignored"));
     }
-    if let Err(e) = cgroup.apply(&new) {
-        return Err(match cgroup.apply(&old) {
-            Ok(()) => e.into(),
-            Err(undo) => ContainerError::Cleanup {
-                error: Box::new(e.into()),
-                cleanup: Box::new(undo.into()),
-            },
-        });
-    }
+    // A refused value puts back every file this update had changed.
+    cgroup.update(&new)?;
     c.state.resources = Some(new.clone());
     c.state.write(&c.dir)?;
     Ok(new)

@@ -5,7 +5,7 @@
 use super::{cpuset, devices, freezer, Facts};
 use crate::cgroups::fs::Dir;
 use crate::cgroups::node::{join, open_clone_into, open_tasks, signal_all, Layout, Node};
-use crate::cgroups::plan::{apply_write, warn_ignored};
+use crate::cgroups::plan::{apply_write, warn_ignored, Journal};
 use crate::cgroups::stats::{self, Files, Stats};
 use crate::cgroups::{CgroupError, Hierarchy, HierarchyFs, Manager, OomWatch, Placement};
 use crate::state::CgroupRecord;
@@ -90,6 +90,51 @@ impl V1Manager {
     }
 }
 
+impl V1Manager {
+    /// Writes the plan for `resources`, noting each file's value first in `journal`.
+    fn write_plan(
+        &self,
+        resources: &LinuxResources,
+        mut journal: Option<&mut Journal>,
+    ) -> Result<(), CgroupError> {
+        let (plan, target) = super::plan(resources, &self.facts()?)?;
+        warn_ignored(&plan, "v1");
+        let mut dirs: Vec<(&'static str, Dir)> = Vec::new();
+        for w in &plan.writes {
+            let rootless_devices = self.layout.rootless && w.controller == "devices";
+            let idx = match dirs.iter().position(|(c, _)| *c == w.controller) {
+                Some(i) => i,
+                None => match self.open_with(w.controller)? {
+                    Some(d) => {
+                        dirs.push((w.controller, d));
+                        dirs.len() - 1
+                    }
+                    None if rootless_devices => continue,
+                    None => {
+                        return Err(CgroupError::NoController {
+                            field: w.field.clone(),
+                            controller: w.controller.into(),
+                        })
+                    }
+                },
+            };
+            let dir = &dirs[idx].1;
+            if let Some(j) = journal.as_deref_mut() {
+                j.remember(dir, w);
+            }
+            match apply_write(dir, w) {
+                // Rootless containers cannot be expected to manage devices (runc).
+                Err(_) if rootless_devices => {}
+                r => r?,
+            }
+        }
+        match dirs.iter().find(|(c, _)| *c == "devices") {
+            Some((_, dir)) if !self.layout.rootless => devices::verify(dir, &target),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Manager for V1Manager {
     fn record(&self) -> CgroupRecord {
         self.layout.record()
@@ -114,38 +159,16 @@ impl Manager for V1Manager {
     }
 
     fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let (plan, target) = super::plan(resources, &self.facts()?)?;
-        warn_ignored(&plan, "v1");
-        let mut dirs: Vec<(&'static str, Dir)> = Vec::new();
-        for w in &plan.writes {
-            let rootless_devices = self.layout.rootless && w.controller == "devices";
-            let idx = match dirs.iter().position(|(c, _)| *c == w.controller) {
-                Some(i) => i,
-                None => match self.open_with(w.controller)? {
-                    Some(d) => {
-                        dirs.push((w.controller, d));
-                        dirs.len() - 1
-                    }
-                    None if rootless_devices => continue,
-                    None => {
-                        return Err(CgroupError::NoController {
-                            field: w.field.clone(),
-                            controller: w.controller.into(),
-                        })
-                    }
-                },
-            };
-            let dir = &dirs[idx].1;
-            match apply_write(dir, w) {
-                // Rootless containers cannot be expected to manage devices (runc).
-                Err(_) if rootless_devices => {}
-                r => r?,
-            }
+        self.write_plan(resources, None)
+    }
+
+    fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let mut journal = Journal::default();
+        let result = self.write_plan(resources, Some(&mut journal));
+        if result.is_err() {
+            journal.roll_back();
         }
-        match dirs.iter().find(|(c, _)| *c == "devices") {
-            Some((_, dir)) if !self.layout.rootless => devices::verify(dir, &target),
-            _ => Ok(()),
-        }
+        result
     }
 
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {

@@ -6,7 +6,7 @@
 use super::{devices, freezer, io, join, Facts};
 use crate::cgroups::fs::{write_file, Dir};
 use crate::cgroups::node::{open_clone_into, signal_all, Layout, Node};
-use crate::cgroups::plan::{apply_write, warn_ignored, Write};
+use crate::cgroups::plan::{apply_write, warn_ignored, Journal, Write};
 use crate::cgroups::stats::{self, Stats};
 use crate::cgroups::{CgroupError, Hierarchy, Manager, OomWatch, Placement};
 use crate::state::CgroupRecord;
@@ -114,6 +114,39 @@ fn enable_controllers(dir: &Dir) {
     }
 }
 
+impl V2Manager {
+    /// Writes the plan for `resources`, noting each file's value first in `journal`.
+    fn write_plan(
+        &self,
+        resources: &LinuxResources,
+        mut journal: Option<&mut Journal>,
+    ) -> Result<(), CgroupError> {
+        let Some(dir) = self.open()? else {
+            let (plan, _) = super::plan(resources, &Facts::default())?;
+            return match plan.writes.first() {
+                Some(w) => Err(CgroupError::NoController {
+                    field: w.field.clone(),
+                    controller: w.controller.into(),
+                }),
+                None => Ok(()),
+            };
+        };
+        let (plan, target) = super::plan(resources, &Self::facts(&dir))?;
+        warn_ignored(&plan, "v2");
+        for w in &plan.writes {
+            if let Some(j) = journal.as_deref_mut() {
+                j.remember(&dir, w);
+            }
+            apply_write(&dir, w).map_err(|e| Self::explain(&dir, w, e))?;
+        }
+        match devices::install(&dir, &target) {
+            // Rootless containers cannot be expected to manage devices (runc).
+            Err(_) if self.layout.rootless => Ok(()),
+            r => r,
+        }
+    }
+}
+
 impl Manager for V2Manager {
     fn record(&self) -> CgroupRecord {
         self.layout.record()
@@ -135,26 +168,16 @@ impl Manager for V2Manager {
     }
 
     fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let Some(dir) = self.open()? else {
-            let (plan, _) = super::plan(resources, &Facts::default())?;
-            return match plan.writes.first() {
-                Some(w) => Err(CgroupError::NoController {
-                    field: w.field.clone(),
-                    controller: w.controller.into(),
-                }),
-                None => Ok(()),
-            };
-        };
-        let (plan, target) = super::plan(resources, &Self::facts(&dir))?;
-        warn_ignored(&plan, "v2");
-        for w in &plan.writes {
-            apply_write(&dir, w).map_err(|e| Self::explain(&dir, w, e))?;
+        self.write_plan(resources, None)
+    }
+
+    fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let mut journal = Journal::default();
+        let result = self.write_plan(resources, Some(&mut journal));
+        if result.is_err() {
+            journal.roll_back();
         }
-        match devices::install(&dir, &target) {
-            // Rootless containers cannot be expected to manage devices (runc).
-            Err(_) if self.layout.rootless => Ok(()),
-            r => r,
-        }
+        result
     }
 
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
