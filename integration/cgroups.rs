@@ -168,6 +168,11 @@ fn every_resource_lands_in_its_v1_file() {
             format!("{dev} 400"),
         ),
     ];
+    // runc 1.1 predates linux.resources.cpu.burst and leaves the file alone.
+    let want: Vec<_> = want
+        .into_iter()
+        .filter(|(_, f, _)| is_hull() || *f != "cpu.cfs_burst_us")
+        .collect();
     let got: Vec<(&str, &str, String)> = want
         .iter()
         .map(|(c, f, _)| (*c, *f, layout.read(pid, c, f)))

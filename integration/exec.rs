@@ -205,7 +205,10 @@ fn exec_into_a_stopped_or_unknown_container_fails() {
     assert_stderr_mentions(&out, &[ct.id(), "stopped"]);
     let out = hull.run(&["exec", "no-such-container-x", "true"]);
     assert_one_line_error(&out, "exec into an unknown container");
-    assert_stderr_mentions(&out, &["no-such-container-x"]);
+    if is_hull() {
+        // runc 1.1 logs this one to --log only, leaving stderr empty.
+        assert_stderr_mentions(&out, &["no-such-container-x"]);
+    }
 }
 
 #[test]
