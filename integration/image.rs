@@ -344,6 +344,67 @@ fn a_shared_layer_is_extracted_once() {
 }
 
 #[test]
+fn gc_removes_only_layers_no_bundle_names() {
+    requires(&["root", "overlay"]);
+    if hull_only("hull image") {
+        return;
+    }
+    let hull = Hull::new();
+    let store = Scratch::new("gc-store");
+    let s = store.0.display().to_string();
+    let v1 = unpacked(&hull, &images().join("layout"), "v1", Some(&store.0));
+    let v2 = unpacked(&hull, &images().join("layout"), "v2", Some(&store.0));
+    let layers = store.0.join("layers/sha256");
+    let count = || fs::read_dir(&layers).unwrap().count();
+    assert_eq!(count(), 4, "v1's three layers and v2's own");
+    let gc = |extra: &[&str]| {
+        let mut args = vec!["image", "gc", "--store", &s];
+        args.extend_from_slice(extra);
+        hull.ok(&args).stdout_text()
+    };
+    assert_eq!(gc(&[]), "removed 0 layers (0 MiB), kept 4\n");
+
+    // v2's bundle is deleted: only its own layer goes; the shared base stays for v1.
+    let v2_path = v2.path().to_path_buf();
+    drop(v2);
+    let out = gc(&["--dry-run"]);
+    assert!(
+        out.contains(&format!("would forget bundle {}", v2_path.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains("would remove 1 layers") && out.contains("kept 3"),
+        "{out}"
+    );
+    assert_eq!(count(), 4, "a dry run removes nothing");
+    fs::create_dir(store.0.join("tmp/crashed-unpack")).unwrap();
+    let out = gc(&[]);
+    assert!(out.contains("removed 1 layers"), "{out}");
+    assert!(out.contains("kept 3"), "{out}");
+    assert_eq!(count(), 3);
+    assert_eq!(fs::read_dir(store.0.join("tmp")).unwrap().count(), 0);
+    assert_eq!(fs::read_dir(store.0.join("refs")).unwrap().count(), 1);
+
+    // A bundle whose config.json cannot be parsed stops gc before anything is removed.
+    let good = fs::read(v1.config_path()).unwrap();
+    write_file(&v1.config_path(), b"{not json");
+    let out = hull.fails(&["image", "gc", "--store", &s]);
+    assert_one_line_error(&out, "gc with a broken config.json");
+    assert_stderr_mentions(&out, &["config.json"]);
+    assert_eq!(count(), 3);
+    write_file(&v1.config_path(), &good);
+
+    // v1 still runs on what gc kept.
+    run_check(&hull, v1);
+
+    // A path that is not a store is refused, and not made into one.
+    let nowhere = store.0.join("not-a-store");
+    let out = hull.fails(&["image", "gc", "--store", &nowhere.display().to_string()]);
+    assert_stderr_mentions(&out, &["not a hull layer store"]);
+    assert!(!nowhere.exists());
+}
+
+#[test]
 fn references_nested_indexes_and_docker_archives() {
     requires(&["root"]);
     if hull_only("hull image") {

@@ -1,6 +1,6 @@
 //! `hull image`: `unpack` (an OCI layout or docker-save archive into a bundle, flat or as an
-//! overlay of store layers), `diff` (a container's changes, as `docker diff` prints them)
-//! and `commit` (those changes as an OCI layer tar).
+//! overlay of store layers), `diff` (a container's changes, as `docker diff` prints them),
+//! `commit` (those changes as an OCI layer tar) and `gc` (store layers no bundle names).
 
 use super::{CliError, Globals};
 use crate::image::{self, UnpackOptions};
@@ -34,6 +34,19 @@ pub enum ImageCommand {
     Diff(DiffArgs),
     /// write a container's changes as an OCI layer tar
     Commit(CommitArgs),
+    /// remove the store layers that no unpacked bundle names any more
+    Gc(GcArgs),
+}
+
+/// Flags of `image gc`.
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// the layer store
+    #[arg(long, default_value = DEFAULT_STORE)]
+    pub store: PathBuf,
+    /// only list what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Flags of `image unpack`.
@@ -84,6 +97,31 @@ pub fn run(args: Args, g: &Globals) -> Result<i32, CliError> {
         ImageCommand::Diff(a) => {
             let changes = image::diff::container(&g.state_root(), &a.id)?;
             let text: String = changes.iter().map(|c| format!("{c}\n")).collect();
+            super::print(&text)?;
+            Ok(0)
+        }
+        ImageCommand::Gc(a) => {
+            let store = image::store::Store::open_existing(&a.store)?;
+            let r = image::gc::collect(&store, a.dry_run)?;
+            let (verb, forget) = if a.dry_run {
+                ("would remove", "would forget")
+            } else {
+                ("removed", "forgot")
+            };
+            let mut text = String::new();
+            for b in &r.dropped_refs {
+                text.push_str(&format!("{forget} bundle {}\n", b.display()));
+            }
+            for (id, size) in &r.removed {
+                text.push_str(&format!("{verb} {id} ({} KiB)\n", size.div_ceil(1024)));
+            }
+            let total: u64 = r.removed.iter().map(|(_, s)| s).sum();
+            text.push_str(&format!(
+                "{verb} {} layers ({} MiB), kept {}\n",
+                r.removed.len(),
+                total.div_ceil(1 << 20),
+                r.kept
+            ));
             super::print(&text)?;
             Ok(0)
         }

@@ -9,6 +9,7 @@
 //! store, into shared overlay-form layers (`store.rs`, several layers at once); write
 //! config.json from the image config (`config.rs`, `passwd.rs`); rename the staging dir onto
 //! the bundle. Any failure removes the staging dir, so no partial bundle is ever visible.
+//! `gc.rs` removes store layers no recorded bundle names any more.
 
 mod apply;
 pub mod blob;
@@ -18,6 +19,7 @@ pub mod diff;
 mod docker_archive;
 mod error;
 mod fsops;
+pub mod gc;
 mod layers;
 mod layout;
 mod meta;
@@ -79,17 +81,19 @@ pub fn unpack(src: &Path, bundle: &Path, opts: &UnpackOptions) -> Result<Unpacke
     let staging = TempDir::for_bundle(bundle)?;
     let rootfs = staging.path().join("rootfs");
     mkdir(&rootfs)?;
-    let (user, extra, extracted) = match &opts.store {
+    let (user, extra, extracted, held) = match &opts.store {
         None => {
             let root = open_root(&rootfs)?;
             for layer in &image.layers {
                 apply_verified(source.as_ref(), layer, &root, Form::Flat, counter.as_ref())?;
             }
             let user = resolve_user(&image, &passwd::FlatFiles(&root))?;
-            (user, Vec::new(), vec![true; image.layers.len()])
+            (user, Vec::new(), vec![true; image.layers.len()], None)
         }
         Some(dir) => {
             let store = store::Store::open(dir)?;
+            // Until the bundle's ref is written (below), gc must not run.
+            let lock = store.lock(false)?;
             let extracted = store.fill(source.as_ref(), &image.layers, counter.as_ref())?;
             let tops = image
                 .layers
@@ -101,7 +105,8 @@ pub fn unpack(src: &Path, bundle: &Path, opts: &UnpackOptions) -> Result<Unpacke
             for d in ["upper", "work"] {
                 mkdir(&staging.path().join(d))?;
             }
-            (user, overlay_annotations(&store, &image), extracted)
+            let extra = overlay_annotations(&store, &image);
+            (user, extra, extracted, Some((store, lock)))
         }
     };
     for i in 0..config::volumes(&image.config).len() {
@@ -110,7 +115,21 @@ pub fn unpack(src: &Path, bundle: &Path, opts: &UnpackOptions) -> Result<Unpacke
     }
     let spec = config::runtime_spec(&image.config, &user, &extra);
     write_config(staging.path(), &spec)?;
-    staging.commit(bundle)?;
+    match held {
+        None => staging.commit(bundle)?,
+        Some((store, _lock)) => {
+            // The ref first: a bundle the store does not know of could lose its layers to gc.
+            let abs =
+                std::path::absolute(bundle).map_err(|e| ImageError::io("resolve", bundle, e))?;
+            let added = store.add_ref(&abs)?;
+            if let Err(e) = staging.commit(bundle) {
+                if let Some(r) = added {
+                    let _ = std::fs::remove_file(r);
+                }
+                return Err(e);
+            }
+        }
+    }
     Ok(Unpacked {
         layers: image.layers.iter().map(|l| l.diff_id.clone()).collect(),
         extracted,
