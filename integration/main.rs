@@ -22,6 +22,7 @@ mod pid1;
 mod podman;
 mod process;
 mod rootfs;
+mod rootless;
 mod seccomp;
 mod security;
 #[cfg(feature = "shim")]

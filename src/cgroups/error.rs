@@ -186,6 +186,12 @@ impl CgroupError {
             Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::EROFS)
         )
     }
+
+    /// What a rootless container's cgroup can show later: no permission, or a directory
+    /// its create could not make (recorded all the same, so delete can always try).
+    pub(crate) fn is_rootless_gap(&self) -> bool {
+        self.is_permission() || self.errno() == Some(libc::ENOENT)
+    }
 }
 
 /// An io::Error as runc prints one: the lowercase strerror text without "(os error N)",

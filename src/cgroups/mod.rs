@@ -199,6 +199,37 @@ fn locate<'a>(host: &'a Host, dir: &Path) -> Result<(&'a Mount, PathBuf), Cgroup
         .ok_or_else(|| CgroupError::Record { path: dir.into() })
 }
 
+/// hull's own cgroup directory in the hierarchy mounted as `mount`, where a rootless
+/// container whose cgroup could not be made stays (hull's child is never moved out of it).
+fn own_dir(mount: &Mount) -> Option<PathBuf> {
+    let own = read_own().ok()?;
+    let parts = path::own_below_root(path::own_for(mount, &own)?, &mount.root)?;
+    Some(
+        parts
+            .iter()
+            .fold(mount.mountpoint.clone(), |p, c| p.join(c)),
+    )
+}
+
+/// The hierarchies of `layout` as the container sees them: its own cgroup where hull made
+/// one (`live(i)`), else (rootless) hull's own cgroup, which the init inherited, as runc
+/// shows it.
+fn views_of(layout: &Layout, live: impl Fn(usize) -> bool) -> Vec<Hierarchy> {
+    layout
+        .hierarchies()
+        .into_iter()
+        .zip(&layout.nodes)
+        .enumerate()
+        .filter_map(|(i, (h, node))| {
+            if live(i) {
+                Some(h)
+            } else {
+                own_dir(&node.mount).map(|dir| Hierarchy { dir, ..h })
+            }
+        })
+        .collect()
+}
+
 fn read_own() -> Result<Vec<path::OwnCgroup>, CgroupError> {
     let p = Path::new("/proc/self/cgroup");
     let text = std::fs::read_to_string(p).map_err(|source| CgroupError::ReadProc {

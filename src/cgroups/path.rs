@@ -150,7 +150,7 @@ pub fn own_for<'a>(mount: &Mount, own: &'a [OwnCgroup]) -> Option<&'a str> {
 }
 
 /// `own` relative to the mount's root, as components; None when the mount does not show it.
-fn own_below_root(own: &str, root: &str) -> Option<Vec<String>> {
+pub(crate) fn own_below_root(own: &str, root: &str) -> Option<Vec<String>> {
     let split = |s: &str| -> Vec<String> {
         s.split('/')
             .filter(|c| !c.is_empty() && *c != ".")

@@ -41,8 +41,9 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Globals {
     /// root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, global = true, default_value = crate::state::DEFAULT_ROOT)]
-    pub root: PathBuf,
+    /// [default: /run/hull, or $XDG_RUNTIME_DIR/hull when not run as root]
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// set the log file to write hull logs to (default is stderr)
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -63,6 +64,15 @@ pub struct Globals {
     pub criu: Option<PathBuf>,
 }
 
+/// runc's default state root: /run/hull, but `$XDG_RUNTIME_DIR/hull` for a user who is not
+/// root (who cannot write /run).
+fn default_root(root: bool, xdg_runtime_dir: Option<std::ffi::OsString>) -> PathBuf {
+    match xdg_runtime_dir.filter(|d| !d.is_empty()) {
+        Some(dir) if !root => PathBuf::from(dir).join("hull"),
+        _ => PathBuf::from(crate::state::DEFAULT_ROOT),
+    }
+}
+
 /// The `--rootless` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Rootless {
@@ -77,7 +87,13 @@ pub enum Rootless {
 impl Globals {
     /// The state store.
     pub fn state_root(&self) -> StateRoot {
-        StateRoot::new(&self.root)
+        match &self.root {
+            Some(root) => StateRoot::new(root),
+            None => StateRoot::new(default_root(
+                nix::unistd::geteuid().is_root(),
+                std::env::var_os("XDG_RUNTIME_DIR"),
+            )),
+        }
     }
 
     /// Whether cgroup permission errors are tolerated.
@@ -226,4 +242,24 @@ pub(crate) fn print(text: &str) -> Result<(), CliError> {
             path: "stdout".into(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_who_is_not_root_keeps_state_in_xdg_runtime_dir() {
+        let xdg = Some(std::ffi::OsString::from("/run/user/1000"));
+        assert_eq!(
+            default_root(false, xdg.clone()),
+            PathBuf::from("/run/user/1000/hull")
+        );
+        assert_eq!(default_root(true, xdg), PathBuf::from("/run/hull"));
+        assert_eq!(default_root(false, None), PathBuf::from("/run/hull"));
+        assert_eq!(
+            default_root(false, Some(std::ffi::OsString::new())),
+            PathBuf::from("/run/hull")
+        );
+    }
 }

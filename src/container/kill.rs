@@ -13,7 +13,16 @@ pub fn kill(root: &StateRoot, id: &str, signal: &str, all: bool) -> Result<(), C
     if all {
         // As runc, --all works on a stopped container too: without a pid namespace the
         // init's children outlive it in the cgroup, and containerd's shim cleans them up so.
-        let record = container.state.cgroup.as_ref();
+        // A rootless container whose cgroup hull could not make has no process list: then
+        // only the init is signalled (runc 1.2 does the same, with a warning).
+        let record = container
+            .state
+            .cgroup
+            .as_ref()
+            .filter(|r| !r.rootless || r.dirs.iter().any(|d| d.exists()));
+        if record.is_none() && container.state.cgroup.is_some() {
+            crate::log::warn("the container has no cgroup of its own: --all signals only its init");
+        }
         if let Some(cg) = record.map(crate::cgroups::from_record).transpose()? {
             let sig =
                 Signal::try_from(signo).map_err(|_| ContainerError::BadSignal(signal.into()))?;

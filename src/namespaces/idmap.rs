@@ -1,5 +1,5 @@
 //! User namespace id maps: formatting (pure) and writing `/proc/<pid>/{uid`,gid}_map from the
-//! parent, which is privileged in the parent namespace, before the child goes on.
+//! parent, in the parent namespace, before the child goes on.
 
 use super::NsError;
 use crate::spec::IdMap;
@@ -28,9 +28,14 @@ fn write_proc(pid: i32, file: &str, field: &'static str, text: &str) -> Result<(
         })
 }
 
-/// Writes the maps of process `pid`'s user namespace. gid_map first: a privileged writer may
-/// map any range, and setgroups stays allowed so `additionalGids` can be applied.
+/// Writes the maps of process `pid`'s user namespace. gid_map first. A privileged writer (root
+/// in hull's user namespace) may map any range it holds, and setgroups stays allowed so
+/// `additionalGids` can be applied; an unprivileged one (rootless hull) may map only its own
+/// ids, and the kernel takes its gid_map only once `setgroups` is `deny`, as runc writes it.
 pub fn write_maps(pid: i32, uid: &[IdMap], gid: &[IdMap]) -> Result<(), NsError> {
+    if !rustix::process::geteuid().is_root() {
+        write_proc(pid, "setgroups", "linux.gidMappings", "deny")?;
+    }
     write_proc(pid, "gid_map", "linux.gidMappings", &format_map(gid))?;
     write_proc(pid, "uid_map", "linux.uidMappings", &format_map(uid))
 }

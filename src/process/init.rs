@@ -186,6 +186,8 @@ fn script(ctx: &mut InitContext<'_>) -> Step<Infallible> {
     let state = wait_go(&ctx.sock)
         .and_then(|json| parse_state(&json))
         .map_err(at("wait for parent"))?;
+    // Already so from birth unless hull is rootless (see process::spawn_init).
+    crate::security::exe_seal::mark_non_dumpable().map_err(at("prctl(PR_SET_DUMPABLE)"))?;
     if in_user_namespace(ctx) {
         become_root().map_err(at("become root in the user namespace"))?;
     }

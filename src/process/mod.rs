@@ -134,7 +134,12 @@ pub fn spawn_init(
 ) -> Result<Init, ProcessError> {
     let console = req.console.take();
     // Inherited by the child from birth: nothing in the container can open its /proc files.
-    crate::security::exe_seal::mark_non_dumpable()?;
+    // Not for a rootless hull: a non-dumpable child's /proc files belong to the host's root,
+    // so hull could not write its id maps; that child marks itself once they are written
+    // (init.rs, at Go), before anything of the container runs.
+    if rustix::process::geteuid().is_root() {
+        crate::security::exe_seal::mark_non_dumpable()?;
+    }
     let (parent_sock, child_sock) = sync::pair()?;
     let fifo = exec_fifo::create(req.state_dir)?;
     let placement = req.cgroup.placement()?;

@@ -141,7 +141,8 @@ impl Manager for V1Manager {
     }
 
     fn hierarchies(&self) -> Vec<Hierarchy> {
-        self.layout.hierarchies()
+        let live: Vec<usize> = self.live().map(|(i, _)| i).collect();
+        crate::cgroups::views_of(&self.layout, |i| live.contains(&i))
     }
 
     fn create(&self) -> Result<(), CgroupError> {
@@ -225,9 +226,17 @@ impl Manager for V1Manager {
     fn placement(&self) -> Result<Placement, CgroupError> {
         let mut p = Placement::default();
         for (_, n) in self.live() {
-            match n.mount.fs {
-                HierarchyFs::V2 => p.clone_into = Some(open_clone_into(n)?),
-                HierarchyFs::V1 { .. } => p.tasks.push(open_tasks(&n.open()?)?),
+            let placed = match n.mount.fs {
+                HierarchyFs::V2 => open_clone_into(n).map(|f| p.clone_into = Some(f)),
+                HierarchyFs::V1 { .. } => n
+                    .open()
+                    .and_then(|d| open_tasks(&d))
+                    .map(|t| p.tasks.push(t)),
+            };
+            match placed {
+                // A rootless container (an exec into it) stays out of what it could not make.
+                Err(e) if self.layout.rootless && e.is_rootless_gap() => {}
+                r => r?,
             }
         }
         Ok(p)

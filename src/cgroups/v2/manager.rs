@@ -153,7 +153,7 @@ impl Manager for V2Manager {
     }
 
     fn hierarchies(&self) -> Vec<Hierarchy> {
-        self.layout.hierarchies()
+        crate::cgroups::views_of(&self.layout, |_| !self.dropped.get())
     }
 
     fn create(&self) -> Result<(), CgroupError> {
@@ -239,7 +239,11 @@ impl Manager for V2Manager {
     }
 
     fn placement(&self) -> Result<Placement, CgroupError> {
-        let clone_into = self.node().map(open_clone_into).transpose()?;
+        let clone_into = match self.node().map(open_clone_into).transpose() {
+            // A rootless container (an exec into it) stays out of what it could not make.
+            Err(e) if self.layout.rootless && e.is_rootless_gap() => None,
+            r => r?,
+        };
         Ok(Placement {
             clone_into,
             tasks: Vec::new(),
