@@ -148,8 +148,8 @@ module_order() {
 inputs() {
 	sha256sum "$here/guest-v2.sh" "$here/guest/init"
 	echo "kernel $kdir modules ${modules[*]}"
-	stat -L -c '%n %s %Y %a' "$test_bin" "$hull_bin" /usr/bin/busybox /usr/bin/bash
-	ldd "$test_bin" "$hull_bin" /usr/bin/bash | awk '/=> \// {print $3} /^\t\// {print $1}' |
+	stat -L -c '%n %s %Y %a' "$test_bin" "$hull_bin" /usr/bin/busybox /usr/bin/bash /usr/bin/setpriv
+	ldd "$test_bin" "$hull_bin" /usr/bin/bash /usr/bin/setpriv | awk '/=> \// {print $3} /^\t\// {print $1}' |
 		sort -u | xargs stat -L -c '%n %s %Y'
 	find "$repo/bundle-fixtures" -path '*/rootfs.tmp.*' -prune -o \
 		-printf '%p %s %T@ %m %U %G %l\n' | LC_ALL=C sort
@@ -196,6 +196,8 @@ stage_initramfs() {
 	chmod 0700 "$stage/root"
 	# build-rootfs.sh, run by the tests, is a bash script; busybox gives every other tool.
 	put_exe /usr/bin/bash
+	# util-linux's setpriv: the rootless tests run the runtime as another user with it.
+	put_exe /usr/bin/setpriv
 	put /usr/bin/busybox
 	while read -r f; do
 		[[ -e $stage/$f || -L $stage/$f ]] || ln -s /usr/bin/busybox "$stage/$f"

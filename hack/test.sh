@@ -5,8 +5,9 @@
 # (hack/guest-v2.sh; this host is hybrid, so its own run skips `cgroups_v2`). Runs all steps
 # even after a failure so one run shows everything; exits non-zero if any step failed.
 # Usage: bash hack/test.sh [extra args for the host's integration test binary, e.g. a filter]
-# HULL_GUEST_TESTS picks the guest's filters (default: cgroups_v2 lifecycle shim::oom_watch,
-# the shim's OOM watch on cgroup v2); HULL_GUEST=0
+# HULL_GUEST_TESTS picks the guest's filters (default: cgroups_v2 lifecycle failure_paths
+# shim::oom_watch rootless: crashed creates, the shim's OOM watch and rootless containers on
+# cgroup v2 too); HULL_GUEST=0
 # leaves the guest out of a local run (it says so; CI always runs it).
 set -uo pipefail
 
@@ -47,7 +48,7 @@ guest() {
 		return 0
 	fi
 	local tests
-	read -r -a tests <<<"${HULL_GUEST_TESTS:-cgroups_v2 lifecycle shim::oom_watch}"
+	read -r -a tests <<<"${HULL_GUEST_TESTS:-cgroups_v2 lifecycle failure_paths shim::oom_watch rootless}"
 	bash hack/guest-v2.sh "${tests[@]}"
 }
 

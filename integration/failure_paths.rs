@@ -141,7 +141,7 @@ fn a_crashed_create_is_finished_by_delete_force() {
     let script = format!(
         r#"cat > "$1/state.json"
 sleep 1000 & echo $! > "$1/stray.pid"
-for f in /sys/fs/cgroup/*/{id}/cgroup.procs; do echo $! > "$f"; done
+for f in /sys/fs/cgroup/*/{id}/cgroup.procs /sys/fs/cgroup/{id}/cgroup.procs; do [ -e "$f" ] && echo $! > "$f"; done
 echo $$ > "$1/hook.pid"
 read x < "$1/block.fifo""#
     );
@@ -168,7 +168,9 @@ read x < "$1/block.fifo""#
     let state: Value = read_json(&dir.join("state.json"));
     let init = state["pid"].as_i64().expect("pid in the hook's state") as i32;
     assert!(alive(stray), "the stray process runs");
-    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/{id}/cgroup.procs"));
+    // v1 (this host): the pids hierarchy; unified (the v2 guest): the one hierarchy.
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/{id}/cgroup.procs"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/{id}/cgroup.procs")));
     assert!(
         procs.unwrap_or_default().contains(&stray.to_string()),
         "the stray process is in the container's cgroup"

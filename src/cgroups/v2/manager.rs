@@ -40,8 +40,13 @@ impl V2Manager {
         self.layout.nodes.first().filter(|_| !self.dropped.get())
     }
 
+    /// The container's directory; None without one, or when it does not exist (a create
+    /// killed before making it, a rootless container that could not), as v1's nodes.
     fn open(&self) -> Result<Option<Dir>, CgroupError> {
-        self.node().map(Node::open).transpose()
+        match self.node().map(Node::open).transpose() {
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+            r => r,
+        }
     }
 
     fn dir(&self, op: &'static str) -> Result<Dir, CgroupError> {
