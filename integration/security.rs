@@ -178,14 +178,16 @@ fn the_builtin_init_is_a_sealed_copy_even_to_ptrace() {
             bundle.update_config(with_ptrace);
         }
         let copy = RuntimeCopy::new(bundle.scratch());
-        let ct = hull.container(bundle);
+        let mut ct = hull.container(bundle);
         let path = ct.bundle().path().to_string_lossy().into_owned();
         let sp = spawn_in(
             copy.command(&hull, &["run", "--init", "--bundle", &path, ct.id()]),
             hull.io_dir(),
         );
         let (out_file, _) = sp.paths();
-        // Let the scanner see PID 1 for a while, then stop it.
+        // Let the scanner see PID 1 for a while (once it runs: slow under emulation), then
+        // stop it.
+        ct.wait_for_status("running", Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(500));
         let out = ct.exec(&["touch", "/tmp/stop"]);
         assert_eq!(out.code(), 0, "{}", out.describe());
