@@ -165,8 +165,10 @@ fn tty_over_a_console_socket() {
     let ct = running(&hull);
     let sock_path = ct.bundle().scratch().join("console.sock");
     let listener = UnixListener::bind(&sock_path).expect("bind console socket");
+    // --detach, as containerd's shim runs it (runc refuses a console socket without it).
     let sp = hull.spawn(&[
         "exec",
+        "--detach",
         "--tty",
         "--console-socket",
         &sock_path.to_string_lossy(),
@@ -175,17 +177,45 @@ fn tty_over_a_console_socket() {
         "-c",
         "tty; echo marker-$((20+22))",
     ]);
+    // The runtime connects, or the test fails with what it said (never an endless accept).
+    let mut fds = [nix::poll::PollFd::new(
+        listener.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let ms = u16::try_from(T.as_millis()).unwrap_or(u16::MAX);
+    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) != Ok(1) {
+        let out = sp.wait_timeout(T);
+        panic!(
+            "the runtime never connected to the console socket: {}",
+            out.describe()
+        );
+    }
     let (conn, _) = listener.accept().expect("runtime connects");
     let master = ::hull::console::recv_master(conn.as_fd()).expect("pty master");
     let out = sp.wait_timeout(T);
     assert_eq!(out.code(), 0, "{}", out.describe());
     let mut text = String::new();
     let mut buf = [0u8; 4096];
-    while let Ok(n) = nix::unistd::read(&master, &mut buf) {
-        if n == 0 {
-            break;
+    // Until EOF/EIO (every slave closed), but never forever: a runtime that keeps a slave
+    // open must fail this test, not hang the suite.
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(0) => panic!("no EOF on the pty master within {T:?}; read so far: {text:?}"),
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => panic!("poll: {e}"),
         }
-        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        match nix::unistd::read(&master, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
     }
     assert!(text.contains("/dev/pts/"), "tty inside is a pty: {text:?}");
     assert!(
