@@ -41,18 +41,23 @@ impl UserDir {
     }
 
     /// The runtime as the user, in the bundle, with its XDG_RUNTIME_DIR.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
+            "--clear-groups".into(),
+            "--".into(),
+        ])
+        .arg(binary())
+        .args(args)
+        .env("XDG_RUNTIME_DIR", self.dir.join("run"))
+        .current_dir(self.bundle());
+        cmd
+    }
+
     fn run(&self, args: &[&str]) -> Output {
-        Command::new("setpriv")
-            .args([
-                format!("--reuid={NOBODY}"),
-                format!("--regid={NOBODY}"),
-                "--clear-groups".into(),
-                "--".into(),
-            ])
-            .arg(binary())
-            .args(args)
-            .env("XDG_RUNTIME_DIR", self.dir.join("run"))
-            .current_dir(self.bundle())
+        self.command(args)
             .output()
             .unwrap_or_else(|e| panic!("setpriv {args:?}: {e}"))
     }
@@ -66,17 +71,8 @@ impl UserDir {
             .create_new(true)
             .open(&err)
             .unwrap_or_else(|e| panic!("{}: {e}", err.display()));
-        let status = Command::new("setpriv")
-            .args([
-                format!("--reuid={NOBODY}"),
-                format!("--regid={NOBODY}"),
-                "--clear-groups".into(),
-                "--".into(),
-            ])
-            .arg(binary())
-            .args(["run", "--detach", id])
-            .env("XDG_RUNTIME_DIR", self.dir.join("run"))
-            .current_dir(self.bundle())
+        let status = self
+            .command(&["run", "--detach", id])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(file)

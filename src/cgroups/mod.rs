@@ -16,6 +16,7 @@ mod node;
 mod oom;
 mod path;
 mod plan;
+pub use plan::Journal;
 mod rdma;
 pub mod stats;
 mod v1;
@@ -89,12 +90,27 @@ pub trait Manager {
     fn hierarchies(&self) -> Vec<Hierarchy>;
     /// Creates the cgroup directories.
     fn create(&self) -> Result<(), CgroupError>;
+    /// Writes the plan for `resources`, noting each file's value first in `journal`.
+    fn write_plan(
+        &self,
+        resources: &oci_spec::runtime::LinuxResources,
+        journal: Option<&mut Journal>,
+    ) -> Result<(), CgroupError>;
     /// Applies `linux.resources` (all of it: devices are always set, to the spec's rules
     /// plus runc's default allowed devices, so an update must pass the full set).
-    fn apply(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError>;
+    fn apply(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError> {
+        self.write_plan(resources, None)
+    }
     /// [`Manager::apply`] to a live container: when a write fails, every file this call
     /// changed is put back as it was before the error is returned.
-    fn update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError>;
+    fn update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), CgroupError> {
+        let mut journal = Journal::default();
+        let result = self.write_plan(resources, Some(&mut journal));
+        if result.is_err() {
+            journal.roll_back();
+        }
+        result
+    }
     /// Moves a process into the cgroup.
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
     /// Pids of every process in the cgroup and its sub-cgroups.

@@ -90,8 +90,7 @@ impl V1Manager {
     }
 }
 
-impl V1Manager {
-    /// Writes the plan for `resources`, noting each file's value first in `journal`.
+impl Manager for V1Manager {
     fn write_plan(
         &self,
         resources: &LinuxResources,
@@ -133,9 +132,7 @@ impl V1Manager {
             _ => Ok(()),
         }
     }
-}
 
-impl Manager for V1Manager {
     fn record(&self) -> CgroupRecord {
         self.layout.record()
     }
@@ -157,19 +154,6 @@ impl Manager for V1Manager {
             })
             .map(drop)
         })
-    }
-
-    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        self.write_plan(resources, None)
-    }
-
-    fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let mut journal = Journal::default();
-        let result = self.write_plan(resources, Some(&mut journal));
-        if result.is_err() {
-            journal.roll_back();
-        }
-        result
     }
 
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {

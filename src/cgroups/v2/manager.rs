@@ -119,8 +119,7 @@ fn enable_controllers(dir: &Dir) {
     }
 }
 
-impl V2Manager {
-    /// Writes the plan for `resources`, noting each file's value first in `journal`.
+impl Manager for V2Manager {
     fn write_plan(
         &self,
         resources: &LinuxResources,
@@ -150,9 +149,7 @@ impl V2Manager {
             r => r,
         }
     }
-}
 
-impl Manager for V2Manager {
     fn record(&self) -> CgroupRecord {
         self.layout.record()
     }
@@ -170,19 +167,6 @@ impl Manager for V2Manager {
             Ok(())
         });
         self.tolerate(r.map(drop))
-    }
-
-    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        self.write_plan(resources, None)
-    }
-
-    fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let mut journal = Journal::default();
-        let result = self.write_plan(resources, Some(&mut journal));
-        if result.is_err() {
-            journal.roll_back();
-        }
-        result
     }
 
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
