@@ -51,6 +51,17 @@ pub struct Containerd {
 }
 
 impl Containerd {
+    /// `ctr` with this containerd's address and namespace and `args`, quoted for a shell
+    /// (for the tests that run it under `script` or in a pipeline).
+    pub fn ctr_line(&self, args: &[String]) -> String {
+        let address = self.dir.join("c.sock").to_string_lossy().into_owned();
+        let words: Vec<&str> = ["ctr", "--address", &address, "--namespace", self.ns()]
+            .into_iter()
+            .chain(args.iter().map(String::as_str))
+            .collect();
+        shell_quote(&words)
+    }
+
     /// containerd with `hull` and the shim on its PATH.
     pub fn start() -> Containerd {
         Self::start_with(|bin| {
@@ -520,17 +531,7 @@ fn exec_and_run_with_a_tty() {
 
         let id = ctd.id("ttyrun");
         let args = ctd.run_args(via, &["--rm", "-t"], &id, &["sh", "-c", "tty; exit 6"]);
-        let line = shell_quote(
-            &std::iter::once("ctr")
-                .chain([
-                    "--address",
-                    &ctd.dir.join("c.sock").to_string_lossy(),
-                    "--namespace",
-                    ctd.ns(),
-                ])
-                .chain(args.iter().map(String::as_str))
-                .collect::<Vec<_>>(),
-        );
+        let line = ctd.ctr_line(&args);
         let mut run = Command::new("script");
         run.args(["-qec", &line, "/dev/null"]);
         let out = spawn_in(run, &ctd.io).wait();
@@ -1159,17 +1160,7 @@ fn stdin_and_its_eof_reach_the_container() {
     for via in both() {
         let id = ctd.id("cat");
         let args = ctd.run_args(via, &["--rm"], &id, &["sh", "-c", "cat; echo eof-seen"]);
-        let ctr = shell_quote(
-            &std::iter::once("ctr")
-                .chain([
-                    "--address",
-                    &ctd.dir.join("c.sock").to_string_lossy(),
-                    "--namespace",
-                    ctd.ns(),
-                ])
-                .chain(args.iter().map(String::as_str))
-                .collect::<Vec<_>>(),
-        );
+        let ctr = ctd.ctr_line(&args);
         let mut cmd = Command::new("sh");
         cmd.args(["-c", &format!("(sleep 1; echo hello) | {ctr}")]);
         let out = spawn_in(cmd, &ctd.io).wait();
