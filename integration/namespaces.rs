@@ -15,23 +15,6 @@ use std::process::Command;
 /// The host ids a user-namespaced container's root maps to in these tests.
 const MAPPED_ROOT: u32 = 100_000;
 
-/// The JSON array at `v` (a config list such as `mounts`), to push to.
-fn list_mut(v: &mut Value) -> &mut Vec<Value> {
-    if v.is_null() {
-        *v = json!([]);
-    }
-    v.as_array_mut()
-        .unwrap_or_else(|| panic!("not a JSON array"))
-}
-
-/// Runs the container to completion in the foreground; fails the test unless it exits 0.
-/// Returns what it printed on stdout.
-fn run_ok(ct: &mut Container) -> String {
-    let out = ct.run(&[]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    out.stdout_text()
-}
-
 /// Creates a container expected to fail: asserts the one-line error naming one of `words`;
 /// the guard then checks that nothing was left.
 fn create_fails(ct: &mut Container, words: &[&str]) -> std::process::Output {
@@ -115,7 +98,7 @@ fn new_namespaces_differ_from_the_hosts() {
         })
         .sh(&ns_script(&kinds));
     let mut ct = hull.container(bundle);
-    let links = ns_links(&run_ok(&mut ct));
+    let links = ns_links(&ct.run_ok());
     assert_eq!(links.len(), kinds.len(), "{links:?}");
     for (kind, link) in links {
         assert!(link.starts_with(&format!("{kind}:[")), "{kind}: {link}");
@@ -135,7 +118,7 @@ fn unlisted_namespaces_are_the_hosts() {
         })
         .sh(&ns_script(&kinds));
     let mut ct = hull.container(bundle);
-    let links = ns_links(&run_ok(&mut ct));
+    let links = ns_links(&ct.run_ok());
     assert_eq!(links.len(), kinds.len(), "{links:?}");
     for (kind, link) in links {
         if kind == "mnt" {
@@ -152,7 +135,7 @@ fn pid_namespace_init_is_pid_1_and_ps_shows_only_the_container() {
     // `; true` keeps sh from exec'ing ps in its place.
     let bundle = Bundle::new().sh("echo self $$; ps -o pid,comm; true");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("self 1"), "{out}");
     assert_eq!(
@@ -177,7 +160,7 @@ fn hostname_is_set_in_the_uts_namespace() {
         .with(|c| c["hostname"] = json!("box-one"))
         .sh("hostname; cat /proc/sys/kernel/hostname");
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), "box-one\nbox-one\n");
+    assert_eq!(ct.run_ok(), "box-one\nbox-one\n");
     assert_eq!(
         nix::unistd::gethostname().unwrap(),
         host_before,
@@ -197,7 +180,7 @@ fn domainname_is_set_in_the_uts_namespace() {
         .with(|c| c["domainname"] = json!("example.test"))
         .sh("cat /proc/sys/kernel/domainname");
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), "example.test\n");
+    assert_eq!(ct.run_ok(), "example.test\n");
     assert_eq!(
         fs::read_to_string("/proc/sys/kernel/domainname").unwrap(),
         host_before
@@ -221,7 +204,7 @@ fn a_new_network_namespace_has_only_lo_and_it_is_up() {
     let bundle = Bundle::new()
         .sh("ls /sys/class/net; echo '---'; ip -o link show lo; ip -o -4 addr show lo");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let (links, lo) = out.split_once("---\n").expect("separator");
     assert_eq!(links, "lo\n", "only lo exists");
     // As runc does, lo is brought up in every new network namespace; the kernel then gives
@@ -251,7 +234,7 @@ fn user_namespace_maps_ids() {
         })
         .sh("cat /proc/self/uid_map /proc/self/gid_map; id; touch /data/made-inside");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let lines: Vec<Vec<&str>> = out
         .lines()
         .map(|l| l.split_whitespace().collect())
@@ -286,7 +269,7 @@ fn userns_sysfs_without_a_network_namespace_falls_back_to_a_bind() {
         })
         .sh("grep ' /sys ' /proc/mounts; ls /sys/class/net");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let mut lines = out.lines();
     let sys: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
     assert_eq!(sys.get(2), Some(&"sysfs"), "{out}");
@@ -339,7 +322,7 @@ fn join_a_network_namespace_by_path() {
         .with(|c| join_namespace(c, "network", &netns.path()))
         .sh("readlink /proc/self/ns/net; ip -o link show lo");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let ino = fs::metadata(netns.path()).unwrap().ino();
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some(&*format!("net:[{ino}]")), "{out}");
@@ -366,7 +349,7 @@ fn join_the_uts_namespace_of_another_container() {
         })
         .sh("hostname; readlink /proc/self/ns/uts");
     let mut second = hull.container(bundle);
-    let out = run_ok(&mut second);
+    let out = second.run_ok();
     let link = fs::read_link(&uts).unwrap();
     assert_eq!(out, format!("alpha\n{}\n", link.display()));
 }
@@ -420,7 +403,7 @@ fn time_namespace_offsets() {
         .sh("cat /proc/uptime /proc/self/timens_offsets");
     let mut ct = hull.container(bundle);
     let before = host_uptime();
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let after = host_uptime();
     let lines: Vec<Vec<&str>> = out
         .lines()
@@ -461,7 +444,7 @@ fn namespaced_sysctls_apply_inside_only() {
         .with(|c| c["linux"]["sysctl"] = json!({ net_key: net_val, ipc_key: ipc_val }))
         .sh("cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/msgmax");
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), format!("{net_val}\n{ipc_val}\n"));
+    assert_eq!(ct.run_ok(), format!("{net_val}\n{ipc_val}\n"));
     assert_eq!(host_sysctl(net_key), net_host, "host {net_key} unchanged");
     assert_eq!(host_sysctl(ipc_key), ipc_host, "host {ipc_key} unchanged");
 }

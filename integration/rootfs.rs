@@ -14,23 +14,6 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The JSON array at `v` (a config list such as `mounts`), to push to.
-fn list_mut(v: &mut Value) -> &mut Vec<Value> {
-    if v.is_null() {
-        *v = json!([]);
-    }
-    v.as_array_mut()
-        .unwrap_or_else(|| panic!("not a JSON array"))
-}
-
-/// Runs the container to completion in the foreground; fails the test unless it exits 0.
-/// Returns what it printed on stdout.
-fn run_ok(ct: &mut Container) -> String {
-    let out = ct.run(&[]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    out.stdout_text()
-}
-
 /// Appends `m` to `mounts`; returns its index (what an error about it names).
 fn add_mount(c: &mut Value, m: Value) -> usize {
     let mounts = list_mut(&mut c["mounts"]);
@@ -150,7 +133,7 @@ fn root_path_is_relative_to_the_bundle() {
     bundle.update_config(|c| c["root"]["path"] = json!("image-root"));
     bundle.write_rootfs_file("/marker", "relative-root\n");
     let mut ct = hull.container(bundle.sh("cat /marker"));
-    assert_eq!(run_ok(&mut ct), "relative-root\n");
+    assert_eq!(ct.run_ok(), "relative-root\n");
 }
 
 #[test]
@@ -167,7 +150,7 @@ fn readonly_root_refuses_writes_but_a_tmpfs_mount_is_writable() {
         .sh("touch /written 2>&1 && echo root-writable; \
              touch /tmp/ok && echo tmp-writable; grep ' / ' /proc/mounts");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     assert!(out.contains("Read-only file system"), "EROFS on /: {out}");
     assert!(!out.contains("root-writable"), "{out}");
     assert!(out.contains("tmp-writable"), "{out}");
@@ -187,7 +170,7 @@ fn default_mount_table_and_dev_from_inside() {
            echo $l $(readlink /dev/$l); done; \
          echo '--- sys'; touch /sys/kernel/hull-probe 2>&1; echo '--- end'");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let mounts = section(&out, "mounts");
     assert_mounted(mounts, "/proc", "proc");
     assert_mounted(mounts, "/dev", "tmpfs");
@@ -262,7 +245,7 @@ fn linux_devices_make_nodes_and_fifos() {
              cat /dev/fuse 2>/dev/null || echo fuse-refused",
         );
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,
@@ -311,7 +294,7 @@ fn bind_mounts_of_a_file_and_a_directory() {
         })
         .sh("cat /mnt/dir/from-host /etc/bound-file; echo inside > /mnt/dir/from-container");
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), "dir-content\nfile-content\n");
+    assert_eq!(ct.run_ok(), "dir-content\nfile-content\n");
     assert_eq!(
         fs::read_to_string(dir.join("from-container")).unwrap(),
         "inside\n",
@@ -332,7 +315,7 @@ fn a_ro_bind_refuses_writes() {
         })
         .sh("cat /mnt/ro/f; { echo x > /mnt/ro/f; } 2>&1; touch /mnt/ro/new 2>&1; true");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     assert!(out.starts_with("keep\n"), "{out}");
     assert_eq!(out.matches("Read-only file system").count(), 2, "{out}");
     assert_eq!(fs::read_to_string(dir.join("f")).unwrap(), "keep\n");
@@ -351,7 +334,7 @@ fn rbind_brings_submounts_and_bind_does_not() {
         })
         .sh("cat /mnt/r/sub/flag; ls -A /mnt/b/sub | wc -l");
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), "submount\n0\n");
+    assert_eq!(ct.run_ok(), "submount\n0\n");
 }
 
 #[test]
@@ -367,7 +350,7 @@ fn bind_source_relative_to_the_bundle() {
         })
         .sh("cat /data/f");
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), "relative-source\n");
+    assert_eq!(ct.run_ok(), "relative-source\n");
 }
 
 #[test]
@@ -402,7 +385,7 @@ fn tmpfs_options_show_in_proc_mounts() {
         })
         .sh("grep ' /mnt/t ' /proc/mounts; stat -c %a /mnt/t");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let opts = assert_mounted(&out, "/mnt/t", "tmpfs");
     for want in ["rw", "nosuid", "nodev", "size=2048k", "mode=700"] {
         assert!(opts.contains(&want), "{want} in {out}");
@@ -428,7 +411,7 @@ fn tmpcopyup_keeps_the_image_files() {
              grep ' /var/cache/app ' /proc/mounts",
         );
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     assert!(out.starts_with("from-image\n"), "{out}");
     assert_mounted(&out, "/var/cache/app", "tmpfs");
     assert_eq!(
@@ -462,7 +445,7 @@ fn masked_and_readonly_paths() {
              cat /var/ro-dir/f; touch /var/ro-dir/new 2>&1; { echo x > /var/ro-dir/f; } 2>&1; true",
         );
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "secret 0", "a masked file reads empty: {out}");
     assert_eq!(lines[1], "dir 0", "a masked directory is empty: {out}");
@@ -579,7 +562,7 @@ fn symlinked_destinations_stay_inside_the_rootfs() {
             "cat /etc/{name}; grep -c ' /tmp/{name} tmpfs ' /proc/mounts"
         ));
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), "bound\n1\n");
+    assert_eq!(ct.run_ok(), "bound\n1\n");
     assert!(
         !Path::new("/etc").join(&name).exists(),
         "nothing made in the host's /etc"
@@ -628,7 +611,7 @@ fn cgroup_mount_check(cgroupns: bool) -> String {
              echo '--- self'; grep -E '{line}' /proc/self/cgroup; echo '--- end'"
         ));
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     let procs: Vec<&str> = section(&out, "procs").lines().collect();
     assert!(
         procs.contains(&"1"),
@@ -671,7 +654,7 @@ fn a_missing_cwd_is_created() {
         .with(|c| c["process"]["cwd"] = json!("/does/not/exist"))
         .sh("pwd");
     let mut ct = hull.container(bundle);
-    assert_eq!(run_ok(&mut ct), "/does/not/exist\n");
+    assert_eq!(ct.run_ok(), "/does/not/exist\n");
     assert!(ct.bundle().rootfs().join("does/not/exist").is_dir());
 }
 
@@ -685,7 +668,7 @@ fn a_missing_cwd_is_created_under_a_readonly_root() {
         })
         .sh("pwd; touch here 2>&1; true");
     let mut ct = hull.container(bundle);
-    let out = run_ok(&mut ct);
+    let out = ct.run_ok();
     assert!(out.starts_with("/work/dir\n"), "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
     let made = ct.bundle().rootfs().join("work/dir");

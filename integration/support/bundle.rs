@@ -249,3 +249,12 @@ impl Drop for Bundle {
         }
     }
 }
+
+/// The JSON array at `v` (a config list such as `mounts`), made one if null, to push to.
+pub fn list_mut(v: &mut Value) -> &mut Vec<Value> {
+    if v.is_null() {
+        *v = serde_json::json!([]);
+    }
+    v.as_array_mut()
+        .unwrap_or_else(|| panic!("not a JSON array"))
+}

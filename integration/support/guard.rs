@@ -120,6 +120,14 @@ impl Container {
         sp.wait()
     }
 
+    /// `run` to completion in the foreground, failing the test unless it exits 0; returns
+    /// what the container printed on stdout.
+    pub fn run_ok(&mut self) -> String {
+        let out = self.run(&[]);
+        assert_eq!(out.code(), 0, "{}", out.describe());
+        out.stdout_text()
+    }
+
     /// `run --detach`, failing the test unless it succeeds; records the pid.
     pub fn run_detached(&mut self, extra: &[&str]) -> Output {
         let mut args = vec!["--detach"];

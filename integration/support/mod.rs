@@ -66,7 +66,9 @@ pub mod leaks;
 pub mod requires;
 
 #[allow(unused_imports)]
-pub use bundle::{base_config, fixture_rootfs, fixtures_dir, read_json, write_file, Bundle};
+pub use bundle::{
+    base_config, fixture_rootfs, fixtures_dir, list_mut, read_json, write_file, Bundle,
+};
 #[allow(unused_imports)]
 pub use cmd::{
     assert_one_line_error, assert_stderr_mentions, exit_code, spawn_in, OutputExt, Spawned,
