@@ -6,8 +6,8 @@
 //! a shim, a mount or a cgroup is left.
 
 use crate::support::daemon::{
-    cmdline, image_archive, kill_and_wait, procs_with_arg, shell_quote, short_dir, unmount_under,
-    Daemon, HostDirs,
+    client_leftovers, cmdline, image_archive, kill_and_wait, procs_with_arg, shell_quote,
+    short_dir, Daemon, HostDirs,
 };
 use crate::support::*;
 use std::fs;
@@ -138,23 +138,7 @@ impl Dockerd {
             leaks.push(format!("process {pid} left: {}", cmdline(pid)));
             kill_and_wait(pid);
         }
-        let mounts = mounts_under(&self.dir);
-        if !mounts.is_empty() {
-            leaks.push(format!("mounts {mounts:?}"));
-        }
-        unmount_under(&self.dir);
-        let cgroups = cgroups_named(&self.cgroup);
-        let inner: Vec<PathBuf> = cgroups
-            .iter()
-            .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.path())
-            .collect();
-        if !inner.is_empty() {
-            leaks.push(format!("cgroups {inner:?}"));
-        }
-        crate::support::leaks::remove_cgroups(&cgroups);
-        let _ = fs::remove_dir_all(&self.dir);
+        leaks.extend(client_leftovers(&self.dir, &self.cgroup, &[]));
         leaks
     }
 }

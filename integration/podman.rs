@@ -3,7 +3,7 @@
 //! log. Root on this machine lacks CAP_SYS_RESOURCE, so every container gets explicit
 //! `--ulimit` values within the current hard limits (podman's defaults are above them).
 
-use crate::support::daemon::{image_archive, short_dir, unmount_under, HostDirs};
+use crate::support::daemon::{client_leftovers, image_archive, short_dir, HostDirs};
 use crate::support::*;
 use std::fs;
 use std::path::PathBuf;
@@ -98,24 +98,8 @@ impl Podman {
         let mut leaks = Vec::new();
         let _ = self.podman(&["rm", "-af", "-t", "0"]);
         let _ = self.podman(&["system", "reset", "-f"]);
-        let mounts = mounts_under(&self.dir);
-        if !mounts.is_empty() {
-            leaks.push(format!("mounts {mounts:?}"));
-        }
-        unmount_under(&self.dir);
         // conmon's own cgroup (<parent>/conmon) is podman's; a container's is a leak.
-        let cgroups = cgroups_named(&self.cgroup);
-        let inner: Vec<PathBuf> = cgroups
-            .iter()
-            .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != "conmon")
-            .map(|e| e.path())
-            .collect();
-        if !inner.is_empty() {
-            leaks.push(format!("cgroups {inner:?}"));
-        }
-        crate::support::leaks::remove_cgroups(&cgroups);
-        let _ = fs::remove_dir_all(&self.dir);
+        leaks.extend(client_leftovers(&self.dir, &self.cgroup, &["conmon"]));
         leaks
     }
 }

@@ -13,8 +13,8 @@
 //! config.json, a missing or failing runtime binary.
 
 use crate::support::daemon::{
-    cmdline, image_archive, kill_and_wait, ppid, procs_with_arg, shell_quote, short_dir,
-    unmount_under, Daemon, HostDirs, IMAGE,
+    client_leftovers, cmdline, image_archive, kill_and_wait, ppid, procs_with_arg, shell_quote,
+    short_dir, Daemon, HostDirs, IMAGE,
 };
 use crate::support::*;
 use std::fs;
@@ -338,11 +338,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                 let _ = fs::remove_file(&sock);
             }
         }
-        let mounts = mounts_under(&self.dir);
-        if !mounts.is_empty() {
-            leaks.push(format!("mounts {mounts:?}"));
-        }
-        unmount_under(&self.dir);
         for root in ["/run/containerd/hull", "/run/containerd/runc"] {
             let state = Path::new(root).join(&self.ns);
             let left: Vec<_> = fs::read_dir(&state)
@@ -359,20 +354,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         // containerd's cgroupsPath is /<namespace>/<id>. The runtime that made the
         // <namespace> level removes it only if it is empty when that container goes (runc
         // never does): an empty one is expected, a container cgroup inside it is a leak.
-        let cgroups = cgroups_named(&self.ns);
-        let inner: Vec<PathBuf> = crate::support::leaks::wait_empty(|| {
-            cgroups
-                .iter()
-                .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.path())
-                .collect()
-        });
-        if !inner.is_empty() {
-            leaks.push(format!("cgroups {inner:?}"));
-        }
-        crate::support::leaks::remove_cgroups(&cgroups);
-        let _ = fs::remove_dir_all(&self.dir);
+        leaks.extend(client_leftovers(&self.dir, &self.ns, &[]));
         leaks
     }
 }

@@ -164,6 +164,34 @@ pub fn unmount_under(dir: &Path) {
     }
 }
 
+/// What a client's test left in its scratch `dir` (mounts) and in its cgroup parent named
+/// `parent` (child cgroups but those in `own`, which the client keeps for itself), noted and
+/// then removed with `dir` itself, so a leak fails this test and not the next.
+pub fn client_leftovers(dir: &Path, parent: &str, own: &[&str]) -> Vec<String> {
+    let mut leaks = Vec::new();
+    let mounts = super::mounts_under(dir);
+    if !mounts.is_empty() {
+        leaks.push(format!("mounts {mounts:?}"));
+    }
+    unmount_under(dir);
+    let cgroups = super::cgroups_named(parent);
+    let inner: Vec<PathBuf> = super::leaks::wait_empty(|| {
+        cgroups
+            .iter()
+            .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter(|e| !own.iter().any(|o| e.file_name() == *o))
+            .map(|e| e.path())
+            .collect()
+    });
+    if !inner.is_empty() {
+        leaks.push(format!("cgroups {inner:?}"));
+    }
+    super::leaks::remove_cgroups(&cgroups);
+    let _ = fs::remove_dir_all(dir);
+    leaks
+}
+
 /// A short scratch directory (unix socket paths must stay under 108 bytes).
 pub fn short_dir(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
