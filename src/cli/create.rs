@@ -4,9 +4,9 @@ use super::{CliError, Globals};
 use crate::container::{self, CreateOptions};
 use std::path::PathBuf;
 
-/// Flags of `create` (runc's).
+/// Flags `create` and `run` share (runc's).
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct Flags {
     /// path to the root of the bundle directory, defaults to the current directory
     #[arg(long, short = 'b', default_value = ".")]
     pub bundle: PathBuf,
@@ -25,29 +25,36 @@ pub struct Args {
     /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// the container id
-    pub id: String,
 }
 
-impl Args {
-    /// The create options these flags mean.
-    pub fn options(&self, g: &Globals) -> CreateOptions {
+impl Flags {
+    /// The create options these flags mean; `init` asks for hull's init as PID 1.
+    pub fn options(self, g: &Globals, init: bool) -> CreateOptions {
         CreateOptions {
-            bundle: self.bundle.clone(),
-            pid_file: self.pid_file.clone(),
-            console_socket: self.console_socket.clone(),
+            bundle: self.bundle,
+            pid_file: self.pid_file,
+            console_socket: self.console_socket,
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             rootless: g.rootless(),
-            init: false,
+            init,
         }
     }
+}
+
+/// Flags of `create` (runc's).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub flags: Flags,
+    /// the container id
+    pub id: String,
 }
 
 /// Runs `create`.
 pub fn run(args: Args, g: &Globals) -> Result<i32, CliError> {
     g.check_cgroup_driver()?;
-    container::create(&g.state_root(), &args.id, &args.options(g))?;
+    container::create(&g.state_root(), &args.id, &args.flags.options(g, false))?;
     Ok(0)
 }

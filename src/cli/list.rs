@@ -1,18 +1,9 @@
 //! `hull list`: every container under --root, as runc's table, JSON, or ids only.
 
-use super::{CliError, Globals};
+use super::{CliError, Format, Globals};
 use crate::container::Container;
 use crate::state::OciState;
 use std::os::unix::fs::MetadataExt;
-
-/// Output format of `list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// aligned columns
-    Table,
-    /// a JSON array
-    Json,
-}
 
 /// Flags of `list`.
 #[derive(Debug, clap::Args)]

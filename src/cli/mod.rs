@@ -25,6 +25,15 @@ use crate::state::StateRoot;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// Output format of `list` and `ps` (runc's `--format table|json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// a table, as runc prints it
+    Table,
+    /// JSON, as runc prints it
+    Json,
+}
+
 /// hull: an OCI container runtime, runc-compatible.
 #[derive(Debug, Parser)]
 #[command(name = "hull", version, about, disable_help_subcommand = true)]

@@ -1,16 +1,7 @@
 //! `hull ps`: the processes of a container, as the host's `ps` table cut down to them, or as
 //! a JSON array of pids (what containerd reads).
 
-use super::{CliError, Globals};
-
-/// Output format of `ps`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// the host's ps output, filtered
-    Table,
-    /// a JSON array of pids
-    Json,
-}
+use super::{CliError, Format, Globals};
 
 /// Flags of `ps`.
 #[derive(Debug, clap::Args)]

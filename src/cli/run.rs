@@ -1,18 +1,13 @@
 //! `hull run`: create + start; in the foreground, wait and exit with the container's status.
 
-use super::{CliError, Globals};
-use crate::container::{self, CreateOptions, RunOptions};
-use std::path::PathBuf;
+use super::{create, CliError, Globals};
+use crate::container::{self, RunOptions};
 
-/// Flags of `run` (runc's).
+/// Flags of `run` (runc's): those of `create`, and what happens after start.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// path to the root of the bundle directory, defaults to the current directory
-    #[arg(long, short = 'b', default_value = ".")]
-    pub bundle: PathBuf,
-    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
-    #[arg(long = "console-socket")]
-    pub console_socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub create: create::Flags,
     /// detach from the container's process
     #[arg(long, short = 'd')]
     pub detach: bool,
@@ -22,21 +17,9 @@ pub struct Args {
     /// do not delete the container after it exits
     #[arg(long)]
     pub keep: bool,
-    /// specify the file to write the process id to
-    #[arg(long = "pid-file")]
-    pub pid_file: Option<PathBuf>,
     /// disable the use of the subreaper used to reap reparented processes
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
-    /// do not use pivot root to jail process inside rootfs
-    #[arg(long = "no-pivot")]
-    pub no_pivot: bool,
-    /// do not create a new session keyring for the container
-    #[arg(long = "no-new-keyring")]
-    pub no_new_keyring: bool,
-    /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    pub preserve_fds: u32,
     /// the container id
     pub id: String,
 }
@@ -45,16 +28,7 @@ pub struct Args {
 pub fn run(args: Args, g: &Globals) -> Result<i32, CliError> {
     g.check_cgroup_driver()?;
     let opts = RunOptions {
-        create: CreateOptions {
-            bundle: args.bundle,
-            pid_file: args.pid_file,
-            console_socket: args.console_socket,
-            no_pivot: args.no_pivot,
-            no_new_keyring: args.no_new_keyring,
-            preserve_fds: args.preserve_fds,
-            rootless: g.rootless(),
-            init: args.init,
-        },
+        create: args.create.options(g, args.init),
         detach: args.detach,
         keep: args.keep,
         no_subreaper: args.no_subreaper,
