@@ -357,10 +357,17 @@ fn exception_rule(k: Key, access: Access, allow: bool) -> Rule {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rule(typ: DevType, major: Option<u32>, minor: Option<u32>, a: &str, allow: bool) -> Rule {
+    /// A rule from its parts (also for the v2 program's tests).
+    pub(crate) fn rule(
+        typ: DevType,
+        major: Option<u32>,
+        minor: Option<u32>,
+        a: &str,
+        allow: bool,
+    ) -> Rule {
         Rule {
             typ,
             major,

@@ -126,7 +126,8 @@ fn block(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroups::devices::{rules_from_spec, Rule};
+    use crate::cgroups::devices::rules_from_spec;
+    use crate::cgroups::devices::tests::rule;
 
     /// Runs the subset of eBPF the generator emits.
     fn run(prog: &[BpfInsn], typ: u32, access: u32, major: u32, minor: u32) -> u64 {
@@ -155,16 +156,6 @@ mod tests {
                 JMP_EXIT => return r[0],
                 c => panic!("unexpected opcode {c:#x}"),
             }
-        }
-    }
-
-    fn rule(typ: DevType, major: Option<u32>, minor: Option<u32>, a: &str, allow: bool) -> Rule {
-        Rule {
-            typ,
-            major,
-            minor,
-            access: Access::parse(a).unwrap(),
-            allow,
         }
     }
 

@@ -4,7 +4,7 @@
 //! cgroup.kill.
 
 mod cpu;
-mod cpuset;
+pub(super) mod cpuset;
 mod devices;
 mod devices_bpf;
 mod freezer;
