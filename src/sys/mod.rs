@@ -8,15 +8,13 @@ pub mod bpf;
 mod clone3;
 mod keyring;
 mod mount_attr;
-mod mount_propagation;
 mod netdev;
 mod proc_attr;
 pub mod seccomp;
 
 pub use clone3::{clone3, CloneArgs, CloneResult};
 pub use keyring::join_session_keyring;
-pub use mount_attr::{mount_setattr, MountAttr};
-pub use mount_propagation::set_propagation;
+pub use mount_attr::{mount_setattr, set_propagation, MountAttr};
 pub use netdev::set_link_up;
 pub use proc_attr::{ioprio_set, prlimit, sched_setattr, SchedAttr};
 
