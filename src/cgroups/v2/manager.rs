@@ -189,6 +189,10 @@ impl Manager for V2Manager {
         if signal == Signal::SIGKILL && dir.has("cgroup.kill") {
             return write_file(&dir, "cgroup.kill", "1");
         }
+        // An empty cgroup stays empty: nothing in it can fork.
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
         // Frozen, no process can fork a child that the pid list would miss.
         let frozen = freezer::freeze(&dir).is_ok();
         let result = self.pids().and_then(|pids| signal_all(&pids, signal));
