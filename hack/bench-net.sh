@@ -16,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
-hull=$repo/target/release/hull
+hull=$repo/target/x86_64-unknown-linux-gnu/release/hull
 cni=/usr/lib/cni
 
 usage() {

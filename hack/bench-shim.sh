@@ -28,8 +28,8 @@ dir=$(mktemp -d /run/hull-bench-shim.XXXXXX)
 ns=hullbench$$
 bin=$dir/bin
 mkdir -p "$bin" "$dir/fifo"
-ln -s "$repo/target/release/hull" "$bin/hull"
-ln -s "$repo/target/release/containerd-shim-hull-v2" "$bin/containerd-shim-hull-v2"
+ln -s "$repo/target/x86_64-unknown-linux-gnu/release/hull" "$bin/hull"
+ln -s "$repo/target/x86_64-unknown-linux-gnu/release/containerd-shim-hull-v2" "$bin/containerd-shim-hull-v2"
 cat >"$dir/config.toml" <<EOF
 version = 2
 root = "$dir/root"
@@ -75,7 +75,7 @@ run_cmd() {
 	echo "${ctr[*]} run --rm --fifo-dir $dir/fifo $runtime $image b\$(date +%s%N) /bin/true"
 }
 hull_shim="--runtime io.containerd.hull.v2"
-runc_hull="--runtime io.containerd.runc.v2 --runc-binary $repo/target/release/hull"
+runc_hull="--runtime io.containerd.runc.v2 --runc-binary $repo/target/x86_64-unknown-linux-gnu/release/hull"
 runc_runc="--runtime io.containerd.runc.v2 --runc-binary $(command -v runc)"
 
 echo "== ctr run --rm /bin/true ($runs runs each)"

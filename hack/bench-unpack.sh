@@ -21,7 +21,7 @@ for tool in hyperfine umoci python3; do
 done
 if [[ -z ${HULL_BIN:-} ]]; then
 	(cd "$repo" && cargo build --release --quiet)
-	HULL_BIN=$repo/target/release/hull
+	HULL_BIN=$repo/target/x86_64-unknown-linux-gnu/release/hull
 fi
 
 mkdir -p "$work"

@@ -41,7 +41,7 @@ IFS=, read -r -a rts <<<"$runtimes"
 
 binary_of() {
 	case $1 in
-	hull) echo "$repo/target/release/hull" ;;
+	hull) echo "$repo/target/x86_64-unknown-linux-gnu/release/hull" ;;
 	runc) command -v runc ;;
 	crun) command -v crun ;;
 	*) echo "bench: unknown runtime $1 (want hull, runc or crun)" >&2; return 1 ;;

@@ -149,7 +149,9 @@ inputs() {
 	sha256sum "$here/guest-v2.sh" "$here/guest/init"
 	echo "kernel $kdir modules ${modules[*]}"
 	stat -L -c '%n %s %Y %a' "$test_bin" "$hull_bin" /usr/bin/busybox /usr/bin/bash /usr/bin/setpriv
-	ldd "$test_bin" "$hull_bin" /usr/bin/bash /usr/bin/setpriv | awk '/=> \// {print $3} /^\t\// {print $1}' |
+	# hull and the test binary are static (.cargo/config.toml): ldd lists no library for them.
+	{ ldd "$test_bin" "$hull_bin" /usr/bin/bash /usr/bin/setpriv 2>/dev/null || true; } |
+		awk '/=> \// {print $3} /^\t\// {print $1}' |
 		sort -u | xargs stat -L -c '%n %s %Y'
 	find "$repo/bundle-fixtures" -path '*/rootfs.tmp.*' -prune -o \
 		-printf '%p %s %T@ %m %U %G %l\n' | LC_ALL=C sort
@@ -162,11 +164,11 @@ put() {
 	cp -L --preserve=mode "$src" "$dst"
 }
 
-# Copies an executable with its shared libraries and the dynamic loader.
+# Copies an executable with its shared libraries and the dynamic loader (none when static).
 put_exe() {
 	local exe=$1 lib
 	put "$exe"
-	for lib in $(ldd "$exe" | awk '/=> \// {print $3} /^\t\// {print $1}'); do
+	for lib in $(ldd "$exe" 2>/dev/null | awk '/=> \// {print $3} /^\t\// {print $1}'); do
 		[[ -e $stage$lib ]] || put "$lib"
 	done
 }

@@ -13,7 +13,7 @@ fi
 bash hack/deps.sh
 echo "==> cargo build --release"
 cargo build --release
-hull=$PWD/target/release/hull
+hull=$PWD/target/x86_64-unknown-linux-gnu/release/hull
 echo "==> test rootfs"
 rootfs=$(bash bundle-fixtures/build-rootfs.sh)
 

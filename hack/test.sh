@@ -37,7 +37,7 @@ need_root() {
 
 integration() {
 	need_root || return 1
-	echo "runtime under test: ${HULL_TEST_BINARY:-target/debug/hull (built by cargo)}"
+	echo "runtime under test: ${HULL_TEST_BINARY:-target/x86_64-unknown-linux-gnu/debug/hull (built by cargo)}"
 	cargo test --features shim --test integration -- --skip cgroups_v2 "$@"
 }
 
