@@ -171,16 +171,7 @@ impl Locked<'_> {
 
     /// Writes `name` by a temporary file and a rename, so a crash never leaves half a file.
     fn replace(&self, name: &str, text: &str) -> Result<(), NetError> {
-        let tmp = self.path(&format!(".{name}.tmp"));
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
-        f.write_all(text.as_bytes()).map_err(io("write", &tmp))?;
-        let path = self.path(name);
-        fs::rename(&tmp, &path).map_err(io("rename", &path))
+        replace_file(&self.leases.dir, name, text.as_bytes())
     }
 
     /// Leases `want` (or the next free address) to `owner`, reclaiming a dead owner's lease.
@@ -264,6 +255,21 @@ impl Locked<'_> {
         }
         Ok(freed)
     }
+}
+
+/// Writes `dir/name` by a temporary file and a rename, so a crash never leaves half a file
+/// (the lease files and the attachment records both).
+pub(super) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), NetError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io("create", &tmp))?;
+    f.write_all(bytes).map_err(io("write", &tmp))?;
+    let path = dir.join(name);
+    fs::rename(&tmp, &path).map_err(io("rename", &path))
 }
 
 #[cfg(test)]

@@ -137,16 +137,7 @@ impl Records {
 
     /// Replaces the record of `a.id` with `a` (temporary file and rename).
     pub fn commit(&self, a: &Attachment) -> Result<(), NetError> {
-        let path = self.path(&a.id);
-        let tmp = self.dir.join(format!(".{}.json.tmp", a.id));
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
-        f.write_all(&encode(a)).map_err(io("write", &tmp))?;
-        fs::rename(&tmp, &path).map_err(io("rename", path))
+        super::lease::replace_file(&self.dir, &format!("{}.json", a.id), &encode(a))
     }
 
     /// The record of `id`, None when there is none.
