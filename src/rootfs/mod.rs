@@ -81,6 +81,7 @@ pub fn prepare(ctx: &MountContext<'_>) -> Result<(), RootfsError> {
     if !config.has_namespace(NsKind::Mount) {
         return Err(RootfsError::NoMountNamespace);
     }
+    pivot::set_root_propagation(config)?;
     if let Some(ov) = &config.overlay {
         overlay::mount(config, ov)?;
     }

@@ -10,24 +10,15 @@ use crate::spec::overlay::OverlayRootfs;
 use crate::spec::Config;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
-use rustix::mount::{
-    FsMountFlags, FsOpenFlags, MountAttrFlags, MountPropagationFlags, MoveMountFlags,
-};
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
 const PATH_DIR: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 
-/// Mounts the overlay at `config.rootfs`.
+/// Mounts the overlay at `config.rootfs` (after `pivot::set_root_propagation`, so it cannot
+/// propagate to the host).
 pub(super) fn mount(config: &Config, ov: &OverlayRootfs) -> Result<(), RootfsError> {
-    // `/` gets its propagation before anything is mounted (prepare_root repeats it), so
-    // the overlay can never propagate into the host's mount namespace.
-    let prop = MountPropagationFlags::from_bits_retain(config.rootfs_propagation.bits() as u32);
-    rustix::mount::mount_change("/", prop).map_err(|e| RootfsError::Propagation {
-        path: "/".into(),
-        syscall: "mount",
-        source: io(e),
-    })?;
     let fail = |syscall, what: String, e: Errno| RootfsError::Mount {
         origin: Origin(None),
         what,

@@ -1,7 +1,7 @@
-//! The two ends of the rootfs setup: `prepare_root` (first step of `prepare`: propagation of
-//! `/`, the mount holding the rootfs made private where pivot_root needs it, the rootfs
-//! rbound onto itself so it is a mount point) and `enter` (pivot_root, or MS_MOVE + chroot
-//! with --no-pivot, then the read-only root).
+//! The two ends of the rootfs setup: `set_root_propagation` and `prepare_root` (first steps
+//! of `prepare`: propagation of `/`, the mount holding the rootfs made private where
+//! pivot_root needs it, the rootfs rbound onto itself so it is a mount point) and `enter`
+//! (pivot_root, or MS_MOVE + chroot with --no-pivot, then the read-only root).
 
 use super::error::{io, RootfsError};
 use super::mount::attach;
@@ -17,16 +17,21 @@ use std::path::Path;
 
 const PATH_DIR: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 
-/// Sets `/`'s propagation, makes the rootfs a private mount point of its own, and returns
-/// the root to resolve container paths under (the new rootfs mount).
-pub(super) fn prepare_root(config: &Config) -> Result<Root, RootfsError> {
-    let rootfs = &config.rootfs;
+/// Gives `/` the config's rootfsPropagation. The first step of `prepare`, before anything
+/// is mounted (the overlay included), so no mount can propagate into the host's namespace.
+pub(super) fn set_root_propagation(config: &Config) -> Result<(), RootfsError> {
     let prop = MountPropagationFlags::from_bits_retain(config.rootfs_propagation.bits() as u32);
     rustix::mount::mount_change("/", prop).map_err(|e| RootfsError::Propagation {
         path: "/".into(),
         syscall: "mount",
         source: io(e),
-    })?;
+    })
+}
+
+/// Makes the rootfs a private mount point of its own and returns the root to resolve
+/// container paths under (the new rootfs mount).
+pub(super) fn prepare_root(config: &Config) -> Result<Root, RootfsError> {
+    let rootfs = &config.rootfs;
     let bind_err = |syscall, e| RootfsError::BindRootfs {
         path: rootfs.clone(),
         syscall,
